@@ -1,0 +1,15 @@
+// Prints the last line CI reads, "N passed, N failed[, N skipped]", from
+// vitest's JSON report. A missing report counts as one failure.
+import { readFileSync } from 'node:fs';
+
+let report;
+try {
+  report = JSON.parse(readFileSync(process.argv[2] ?? 'test-results/vitest.json', 'utf8'));
+} catch {
+  console.log('0 passed, 1 failed');
+  process.exit(0);
+}
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+// A file that fails to load fails no single test: count such suites as failures.
+const failed = report.numFailedTests || (report.success ? 0 : Math.max(1, report.numFailedTestSuites));
+console.log(`${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -1,0 +1,134 @@
+/**
+ * Builders for test networks: a relay (the authority), accounts, and signed
+ * transactions, tasks and receipts with sensible defaults. Proof-of-work runs
+ * at a low difficulty so tests stay fast.
+ */
+import {
+  createNobleSigner,
+  encodeEnvelope,
+  nobleVerifier,
+  readTransaction,
+  sha256Hex,
+  signEnvelope,
+  signGenesis,
+  signTransaction,
+  solvePow,
+  type LedgerParams,
+  type ModelId,
+  type ReceiptPayload,
+  type Signer,
+  type TaskId,
+  type TaskPayload,
+  type TransactionPayloads,
+  type TransactionType,
+  type VerifiedTx,
+  type Hash,
+  messageId,
+  decodeEnvelope,
+} from '../../shared/index.ts';
+
+export const TEST_PARAMS: LedgerParams = { feeBps: 500, grantAmount: 1000, minPowDifficulty: 4, minWorkerStake: 100 };
+export const TEST_MODEL = sha256Hex(new TextEncoder().encode('test model')) as ModelId;
+export const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+/** A deterministic signer: secret key = sha256(name). */
+export function signerFor(name: string): Signer & { readonly secretKey: Uint8Array } {
+  const secret = Uint8Array.from(
+    (sha256Hex(new TextEncoder().encode(name)).match(/../g) ?? []).map((h) => parseInt(h, 16)),
+  );
+  return createNobleSigner(secret);
+}
+
+export interface TestNetwork {
+  readonly relay: Signer;
+  readonly params: LedgerParams;
+  /** Encoded genesis envelope. */
+  readonly genesis: Uint8Array;
+}
+
+export async function createTestNetwork(params: LedgerParams = TEST_PARAMS, relayName = 'relay'): Promise<TestNetwork> {
+  const relay = signerFor(relayName);
+  const genesis = encodeEnvelope(await signGenesis(relay, params, T0));
+  return { relay, params, genesis };
+}
+
+/** Signs a transaction and verifies it, as the relay would on receipt. */
+export async function tx<K extends TransactionType>(
+  signer: Signer,
+  type: K,
+  payload: TransactionPayloads[K],
+): Promise<VerifiedTx> {
+  const bytes = await signTransaction(signer, type, payload);
+  const read = readTransaction(bytes, nobleVerifier);
+  if (!read.ok) throw read.error;
+  return read.value;
+}
+
+/** A grant to `account` with a real proof-of-work at the network's minimum difficulty. */
+export async function grant(net: TestNetwork, account: Signer, amount = net.params.grantAmount): Promise<VerifiedTx> {
+  const pow = await solvePow({
+    network: net.relay.accountId,
+    publicKey: account.publicKey,
+    difficulty: net.params.minPowDifficulty,
+  });
+  return tx(net.relay, 'tx/grant', { v: 1, net: net.relay.accountId, to: account.accountId, amount, pow });
+}
+
+let nonceCounter = 0;
+
+/** A signed task envelope (encoded) and its id. */
+export async function task(
+  net: TestNetwork,
+  requester: Signer,
+  overrides: Partial<TaskPayload> = {},
+): Promise<{ bytes: Uint8Array; id: TaskId; payload: TaskPayload }> {
+  nonceCounter++;
+  const nonce = new Uint8Array(16);
+  new DataView(nonce.buffer).setUint32(0, nonceCounter);
+  const payload: TaskPayload = {
+    v: 1,
+    net: net.relay.accountId,
+    model: TEST_MODEL,
+    input: sha256Hex(new Uint8Array([nonceCounter])) as Hash,
+    inputBytes: 1,
+    maxPrice: 100,
+    nonce,
+    ts: T0,
+    ...overrides,
+  };
+  const envelope = await signEnvelope(requester, 'task', payload);
+  return { bytes: encodeEnvelope(envelope), id: messageId(envelope) as TaskId, payload };
+}
+
+/** A worker's signed receipt (encoded) for a task. */
+export async function receipt(
+  net: TestNetwork,
+  worker: Signer,
+  taskId: TaskId,
+  overrides: Partial<ReceiptPayload> = {},
+): Promise<Uint8Array> {
+  const payload: ReceiptPayload = {
+    v: 1,
+    net: net.relay.accountId,
+    task: taskId,
+    model: TEST_MODEL,
+    output: sha256Hex(new TextEncoder().encode(`output of ${taskId}`)) as Hash,
+    outputBytes: 10,
+    units: 1,
+    backend: 'wasm',
+    runMs: 5,
+    ts: T0,
+    ...overrides,
+  };
+  return encodeEnvelope(await signEnvelope(worker, 'receipt', payload));
+}
+
+/** Hex helpers for vector files. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+export function unhex(text: string): Uint8Array {
+  return Uint8Array.from((text.match(/../g) ?? []).map((h) => parseInt(h, 16)));
+}
+
+export { decodeEnvelope };
