@@ -127,7 +127,7 @@ export async function receipt(
 export function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
-export function unhex(text: string): Uint8Array {
+export function unhex(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from((text.match(/../g) ?? []).map((h) => parseInt(h, 16)));
 }
 
