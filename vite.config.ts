@@ -5,6 +5,24 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.ts';
 // Core tests (test/shared) run twice: in Node and in real headless Chromium,
 // because shared/ must behave the same in both.
 export default defineConfig({
+  // Pre-bundle every dependency the browser tests import, so vite never
+  // re-optimises (and reloads the page) in the middle of a run.
+  optimizeDeps: {
+    include: [
+      '@ipld/dag-cbor',
+      '@libp2p/crypto/keys',
+      '@libp2p/peer-id',
+      '@noble/curves/ed25519.js',
+      '@noble/curves/secp256k1.js',
+      '@noble/curves/utils.js',
+      '@noble/hashes/sha2.js',
+      '@noble/hashes/utils.js',
+      'fast-check',
+      'immutable',
+      'uint8arrays',
+      'valibot',
+    ],
+  },
   test: {
     // A JSON summary beside the console output, read by .ci/run for its last line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],

@@ -19,7 +19,10 @@ export const MAX_CANONICAL_BYTES = 1024 * 1024;
 
 /** Encodes a value deterministically. Throws on values the data model cannot hold (undefined, NaN, functions). */
 export function encodeCanonical(value: unknown): Uint8Array {
-  return dagCbor.encode(value);
+  const bytes = dagCbor.encode(value);
+  // In Node, cborg sometimes returns a Buffer, whose slice() is a view rather
+  // than a copy; hand out a plain Uint8Array (same memory) on every platform.
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export interface DecodeCanonicalOptions {

@@ -32,13 +32,17 @@ export function bytes(max: number, min = 0) {
   );
 }
 
-/** Short human text: no control characters, at most `max` characters. */
+/**
+ * Short human text: at most `max` UTF-16 units, no control characters, and no
+ * lone surrogates (the encoder would turn one into U+FFFD, so the signed text
+ * and the text read back would differ).
+ */
 export function text(max: number) {
   return v.pipe(
     v.string(),
     v.maxLength(max),
     // eslint-disable-next-line no-control-regex
-    v.regex(/^[^\u0000-\u001f\u007f]*$/u, 'must not contain control characters'),
+    v.regex(/^[^\u0000-\u001f\u007f\p{Cs}]*$/u, 'must be well-formed text without control characters'),
   );
 }
 

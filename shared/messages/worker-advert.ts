@@ -4,7 +4,7 @@
  * which price, and where it can be dialled. A higher `seq` replaces an older one.
  */
 import * as v from 'valibot';
-import { resourceAllocationSchema } from '../resources/allocation.ts';
+import { resourceAllocationSchema, validateAllocation } from '../resources/allocation.ts';
 import { BACKENDS } from './receipt.ts';
 import { decoderFor, amount, accountId, modelId, sequence, text, timestamp, version } from './fields.ts';
 
@@ -16,7 +16,11 @@ export const workerAdvertPayloadSchema = v.strictObject({
   net: accountId,
   models: v.pipe(v.array(modelId), v.maxLength(MAX_ADVERT_MODELS)),
   backend: v.picklist(BACKENDS),
-  allocation: resourceAllocationSchema,
+  /** Shares must match the preset or lie within the custom ranges, as `decodeResourceAllocation` requires. */
+  allocation: v.pipe(
+    resourceAllocationSchema,
+    v.check((allocation) => validateAllocation(allocation).ok, 'must match its preset or lie within the custom ranges'),
+  ),
   /** Price per unit of work, in base units. */
   pricePerUnit: amount,
   /** libp2p multiaddrs the worker listens on (for example `/p2p-circuit/webrtc`). */
