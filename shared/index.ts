@@ -32,3 +32,8 @@ export * from './ledger/transaction.ts';
 export * from './ledger/state.ts';
 export * from './ledger/block.ts';
 export * from './ledger/chain.ts';
+export * from './models/errors.ts';
+export * from './models/tensor.ts';
+export * from './models/runtime.ts';
+export * from './models/catalogue.ts';
+export * from './models/ort-runtime.ts';

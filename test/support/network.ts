@@ -23,6 +23,10 @@ import {
   type TransactionType,
   type VerifiedTx,
   type Hash,
+  type AccountId,
+  type LedgerState,
+  type RefundPayload,
+  createLedgerState,
   messageId,
   decodeEnvelope,
 } from '../../shared/index.ts';
@@ -121,6 +125,104 @@ export async function receipt(
     ...overrides,
   };
   return encodeEnvelope(await signEnvelope(worker, 'receipt', payload));
+}
+
+/** An empty ledger for the test network. */
+export function ledgerOf(net: TestNetwork): LedgerState {
+  return createLedgerState(net.relay.accountId, net.params);
+}
+
+/** A transfer signed by `from`. */
+export function transfer(
+  net: TestNetwork,
+  from: Signer,
+  to: AccountId,
+  amount: number,
+  seq: number,
+  network: AccountId = net.relay.accountId,
+): Promise<VerifiedTx> {
+  return tx(from, 'tx/transfer', { v: 1, net: network, to, amount, seq });
+}
+
+/** A stake (or unstake) signed by the account itself. */
+export function stake(
+  net: TestNetwork,
+  who: Signer,
+  amount: number,
+  seq: number,
+  type: 'tx/stake' | 'tx/unstake' = 'tx/stake',
+): Promise<VerifiedTx> {
+  return tx(who, type, { v: 1, net: net.relay.accountId, amount, seq });
+}
+
+/** An escrow of a signed task, signed by the relay unless `signer` is given. */
+export function escrow(net: TestNetwork, taskBytes: Uint8Array, signer: Signer = net.relay): Promise<VerifiedTx> {
+  return tx(signer, 'tx/escrow', { v: 1, net: net.relay.accountId, task: Uint8Array.from(taskBytes) });
+}
+
+/** A settlement of `taskId` with a worker's receipt, signed by the relay unless `signer` is given. */
+export function settle(
+  net: TestNetwork,
+  taskId: TaskId,
+  receiptBytes: Uint8Array,
+  price: number,
+  signer: Signer = net.relay,
+): Promise<VerifiedTx> {
+  const receipt = Uint8Array.from(receiptBytes);
+  return tx(signer, 'tx/settle', { v: 1, net: net.relay.accountId, task: taskId, receipt, price });
+}
+
+/** A refund of `taskId`, signed by the relay unless `signer` is given. */
+export function refund(
+  net: TestNetwork,
+  taskId: TaskId,
+  reason: RefundPayload['reason'] = 'cancelled',
+  signer: Signer = net.relay,
+): Promise<VerifiedTx> {
+  return tx(signer, 'tx/refund', { v: 1, net: net.relay.accountId, task: taskId, reason });
+}
+
+/** A slash of `worker` for `taskId` with its receipt as evidence, signed by the relay unless `signer` is given. */
+export function slash(
+  net: TestNetwork,
+  worker: AccountId,
+  taskId: TaskId,
+  amount: number,
+  evidence: Uint8Array,
+  signer: Signer = net.relay,
+): Promise<VerifiedTx> {
+  const payload = {
+    v: 1 as const,
+    net: net.relay.accountId,
+    worker,
+    task: taskId,
+    amount,
+    evidence: Uint8Array.from(evidence),
+  };
+  return tx(signer, 'tx/slash', payload);
+}
+
+/** The same envelope with one bit of its signature flipped: decodes, but does not verify. */
+export function forgeSignature(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const decoded = decodeEnvelope(bytes);
+  if (!decoded.ok) throw decoded.error;
+  const sig = Uint8Array.from(decoded.value.sig);
+  sig[0] = (sig[0] as number) ^ 1;
+  return Uint8Array.from(encodeEnvelope({ ...decoded.value, sig }));
+}
+
+/** A plain, deep copy of a ledger state, for comparing states with `toEqual`. */
+export function snapshot(state: LedgerState): unknown {
+  return JSON.parse(
+    JSON.stringify({
+      network: state.network,
+      params: state.params,
+      supply: state.supply,
+      accounts: state.accounts.toJS(),
+      escrows: state.escrows.toJS(),
+      slashes: state.slashes.toArray().sort(),
+    }),
+  ) as unknown;
 }
 
 /** Hex helpers for vector files. */
