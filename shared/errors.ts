@@ -31,6 +31,10 @@ export type ErrorCode =
   // blocks and chains
   | 'invalid-block'
   | 'invalid-chain'
+  // models
+  | 'model-hash-mismatch'
+  | 'invalid-model'
+  | 'invalid-model-input'
   // task lifecycle and resources
   | 'illegal-transition'
   | 'invalid-allocation';
