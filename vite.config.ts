@@ -26,20 +26,24 @@ export default defineConfig({
   test: {
     // A JSON summary beside the console output, read by .ci/run for its last line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // Builds the shipped models into dist/models when their sources changed.
+    globalSetup: ['test/support/build-models.ts'],
+    // Model tests run real inference; the default 5 s is too short on 2 busy cores.
+    testTimeout: 60_000,
     projects: [
       {
         extends: true,
         test: {
           name: 'node',
           environment: 'node',
-          include: ['test/shared/**/*.test.ts', 'test/node/**/*.test.ts'],
+          include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/node/**/*.test.ts'],
         },
       },
       {
         extends: true,
         test: {
           name: 'chromium',
-          include: ['test/shared/**/*.test.ts'],
+          include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts'],
           browser: {
             enabled: true,
             headless: true,

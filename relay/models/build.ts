@@ -1,0 +1,65 @@
+/**
+ * Builds the shipped models into a content-addressed directory: every file is
+ * written as `<sha256>` and `catalogue.json` lists the entries. Sources are npm
+ * and Debian packages and the project's own scripts; nothing is downloaded.
+ *
+ *   node relay/models/build.ts [--out DIR] [--only name,name]
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sha256Hex } from '../../shared/encoding/bytes.ts';
+import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
+import { decodeModelEntry } from '../../shared/models/catalogue.ts';
+import type { Hash, ModelId } from '../../shared/identity/ids.ts';
+import type { BuiltModel, ModelBuilder } from './build/builder.ts';
+import { builders } from './build/builders.ts';
+
+export const DEFAULT_MODELS_DIR = 'dist/models';
+
+export async function buildModels(
+  outDir = DEFAULT_MODELS_DIR,
+  options: { readonly only?: readonly string[]; readonly log?: (line: string) => void } = {},
+): Promise<Catalogue> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await mkdir(outDir, { recursive: true });
+  const selected: ModelBuilder[] = builders.filter((b) => !options.only || options.only.includes(b.name));
+  const entries: ModelEntry[] = [];
+  for (const builder of selected) {
+    log(`models: building ${builder.name}`);
+    for (const built of await builder.build((line) => {
+      log(`  ${builder.name}: ${line}`);
+    })) {
+      entries.push(await writeModel(outDir, built));
+    }
+  }
+  const catalogue: Catalogue = { v: 1, models: entries };
+  const tmp = join(outDir, 'catalogue.json.tmp');
+  await writeFile(tmp, JSON.stringify(catalogue, null, 2) + '\n');
+  await rename(tmp, join(outDir, 'catalogue.json'));
+  log(`models: ${entries.length} models in ${outDir}`);
+  return catalogue;
+}
+
+async function writeModel(outDir: string, built: BuiltModel): Promise<ModelEntry> {
+  const id = await writeFile256(outDir, built.main);
+  const assets = [];
+  for (const asset of built.assets ?? []) {
+    assets.push({ role: asset.role, id: await writeFile256(outDir, asset.bytes), bytes: asset.bytes.length });
+  }
+  const entry = { ...built.entry, id: id as ModelId, bytes: built.main.length, assets };
+  const checked = decodeModelEntry(entry);
+  if (!checked.ok) throw checked.error;
+  return checked.value;
+}
+
+async function writeFile256(outDir: string, bytes: Uint8Array): Promise<Hash> {
+  const hash = sha256Hex(bytes) as Hash;
+  await writeFile(join(outDir, hash), bytes);
+  return hash;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { out: { type: 'string' }, only: { type: 'string' } } });
+  await buildModels(values.out ?? DEFAULT_MODELS_DIR, values.only ? { only: values.only.split(',') } : {});
+}
