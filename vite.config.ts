@@ -18,6 +18,7 @@ export default defineConfig({
       '@noble/hashes/sha2.js',
       '@noble/hashes/utils.js',
       'fast-check',
+      'idb',
       'immutable',
       'uint8arrays',
       'valibot',
@@ -43,7 +44,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'chromium',
-          include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts'],
+          include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/browser/**/*.test.ts'],
           browser: {
             enabled: true,
             headless: true,
