@@ -15,6 +15,8 @@ export const MODEL_KINDS = [
   'kmeans',
   'pca',
   'voice-activity',
+  /** An operator's own model: named tensors in, named tensors out. */
+  'tensor',
 ] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
