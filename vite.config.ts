@@ -1,10 +1,44 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { playwright } from '@vitest/browser-playwright';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type Plugin } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.ts';
+
+/**
+ * Serves the built model files (named by their hash, without an extension) as
+ * raw bytes to the browser tests; vite would otherwise try to compile them.
+ */
+function builtModels(): Plugin {
+  return {
+    name: 'acn-built-models',
+    configureServer(server) {
+      server.middlewares.use('/dist/models/', (req, res, next) => {
+        const name = (req.url ?? '').replace(/^\//, '').split('?')[0] ?? '';
+        if (!/^([0-9a-f]{64}|catalogue\.json)$/.test(name)) {
+          next();
+          return;
+        }
+        const file = `dist/models/${name}`;
+        stat(file).then(
+          (info) => {
+            res.setHeader('Content-Type', name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+            res.setHeader('Content-Length', String(info.size));
+            createReadStream(file).pipe(res);
+          },
+          () => {
+            res.statusCode = 404;
+            res.end();
+          },
+        );
+      });
+    },
+  };
+}
 
 // Core tests (test/shared) run twice: in Node and in real headless Chromium,
 // because shared/ must behave the same in both.
 export default defineConfig({
+  plugins: [builtModels()],
   // Pre-bundle every dependency the browser tests import, so vite never
   // re-optimises (and reloads the page) in the middle of a run.
   optimizeDeps: {

@@ -65,7 +65,7 @@ describe('adding an operator model', () => {
     );
     if (!input.ok) throw input.error;
     const output = await tensorPipeline.run({ main: session, sessions: {}, files: {} }, input.value);
-    expect(Array.from(output.y?.data ?? [])).toEqual([2, 4, 6, 8, 10, 12]);
+    expect(output.y?.data).toEqual(new Float32Array([2, 4, 6, 8, 10, 12]));
     const decoded = tensorPipeline.decodeOutput(tensorPipeline.encodeOutput(output));
     expect(decoded.ok && tensorPipeline.agree(decoded.value, output, entry.tolerance)).toBe(true);
   });

@@ -1,0 +1,16 @@
+/** Every model pipeline by name (`ModelEntry.pre`), so any runner can run any catalogue entry. */
+import type { ModelPipeline } from '../pipeline.ts';
+import { languageIdPipeline } from './language-id/pipeline.ts';
+import { tensorPipeline } from './tensor/tensor-pipeline.ts';
+
+// Pipelines differ in their input and output types; the registry hands them out as opaque ones.
+type AnyPipeline = ModelPipeline<unknown, unknown>;
+
+const pipelines = new Map<string, AnyPipeline>(
+  [languageIdPipeline, tensorPipeline].map((p) => [p.name, p as unknown as AnyPipeline]),
+);
+
+/** The pipeline named `name`, or undefined for a name no runner knows. */
+export function pipelineFor(name: string): AnyPipeline | undefined {
+  return pipelines.get(name);
+}
