@@ -5,7 +5,8 @@
  *
  *   node relay/models/build.ts [--out DIR] [--only name,name]
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sha256Hex } from '../../shared/encoding/bytes.ts';
@@ -17,10 +18,15 @@ import { builders } from './build/builders.ts';
 
 export const DEFAULT_MODELS_DIR = 'dist/models';
 
-export async function buildModels(
-  outDir = DEFAULT_MODELS_DIR,
-  options: { readonly only?: readonly string[]; readonly log?: (line: string) => void } = {},
-): Promise<Catalogue> {
+export interface BuildModelsOptions {
+  /** Build only these builders (by name). Default: all. */
+  readonly only?: readonly string[];
+  readonly log?: (line: string) => void;
+  /** Name of the catalogue file written in `outDir`. Default `catalogue.json`. */
+  readonly catalogueFile?: string;
+}
+
+export async function buildModels(outDir = DEFAULT_MODELS_DIR, options: BuildModelsOptions = {}): Promise<Catalogue> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   await mkdir(outDir, { recursive: true });
   const selected: ModelBuilder[] = builders.filter((b) => !options.only || options.only.includes(b.name));
@@ -34,9 +40,10 @@ export async function buildModels(
     }
   }
   const catalogue: Catalogue = { v: 1, models: entries };
-  const tmp = join(outDir, 'catalogue.json.tmp');
+  const catalogueFile = options.catalogueFile ?? 'catalogue.json';
+  const tmp = join(outDir, `${catalogueFile}.tmp`);
   await writeFile(tmp, JSON.stringify(catalogue, null, 2) + '\n');
-  await rename(tmp, join(outDir, 'catalogue.json'));
+  await rename(tmp, join(outDir, catalogueFile));
   log(`models: ${entries.length} models in ${outDir}`);
   return catalogue;
 }
@@ -57,6 +64,29 @@ async function writeFile256(outDir: string, bytes: Uint8Array): Promise<Hash> {
   const hash = sha256Hex(bytes) as Hash;
   await writeFile(join(outDir, hash), bytes);
   return hash;
+}
+
+/** A hash of everything the shipped models are built from: builder and pipeline sources and locked package versions. */
+async function sourceStamp(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const dir of ['relay/models', 'shared/models']) {
+    const files = (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((f) => f.isFile())
+      .map((f) => join(f.parentPath, f.name))
+      .sort();
+    for (const file of files) hash.update(file).update(await readFile(file));
+  }
+  hash.update(await readFile('package-lock.json'));
+  return hash.digest('hex');
+}
+
+/** Builds the shipped models into `outDir` unless they were already built from the same sources. */
+export async function ensureModelsBuilt(outDir = DEFAULT_MODELS_DIR, options: BuildModelsOptions = {}): Promise<void> {
+  const stampFile = join(outDir, `${options.catalogueFile ?? 'catalogue.json'}.sources`);
+  const stamp = await sourceStamp();
+  if ((await readFile(stampFile, 'utf8').catch(() => '')) === stamp) return;
+  await buildModels(outDir, options);
+  await writeFile(stampFile, stamp);
 }
 
 if (import.meta.main) {

@@ -1,0 +1,69 @@
+/**
+ * Static files: the built PWA with correct caching, content-addressed model
+ * files (immutable, with range requests) and onnxruntime-web's WASM files.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import express, { type Router } from 'express';
+import { parseHash } from '../../shared/identity/ids.ts';
+import { HttpError } from './errors.ts';
+
+const YEAR = 365 * 24 * 60 * 60;
+/** Files that must be revalidated so a new version of the app is picked up. */
+const NO_CACHE = /(^|\/)(index\.html|sw\.js|manifest\.webmanifest|registerSW\.js)$/;
+
+/** The built app in `appDir`: hashed assets immutable; the shell, the service worker and the manifest no-cache. */
+export function appFiles(appDir: string): Router {
+  const router = express.Router();
+  router.use(
+    express.static(appDir, {
+      index: 'index.html',
+      setHeaders(res, path) {
+        if (NO_CACHE.test(path)) res.setHeader('Cache-Control', 'no-cache');
+        else if (path.includes('/assets/')) res.setHeader('Cache-Control', `public, max-age=${YEAR}, immutable`);
+        else res.setHeader('Cache-Control', 'public, max-age=3600');
+      },
+    }),
+  );
+  return router;
+}
+
+/** `GET /models/<sha256>`: the bytes never change for a hash, so they are cached forever; Range is supported. */
+export function modelFiles(modelsDir: string): Router {
+  const router = express.Router();
+  router.get('/:hash', (req, res, next) => {
+    const hash = parseHash(req.params.hash);
+    if (!hash.ok) {
+      next(new HttpError(404, 'not-found', 'no model file with that hash'));
+      return;
+    }
+    res.sendFile(
+      hash.value,
+      {
+        root: modelsDir,
+        maxAge: YEAR * 1000,
+        immutable: true,
+        acceptRanges: true,
+        headers: { 'Content-Type': 'application/octet-stream' },
+      },
+      (error) => {
+        if (error) next(new HttpError(404, 'not-found', 'no model file with that hash'));
+      },
+    );
+  });
+  return router;
+}
+
+/** onnxruntime-web's `.wasm` and `.mjs` files, served by the relay itself (`.mjs` as JavaScript). */
+export function onnxRuntimeFiles(): Router {
+  const require = createRequire(import.meta.url);
+  const dist = join(dirname(require.resolve('onnxruntime-web/package.json')), 'dist');
+  return express.Router().use(
+    express.static(dist, {
+      maxAge: '1d',
+      setHeaders(res, path) {
+        if (path.endsWith('.mjs')) res.setHeader('Content-Type', 'text/javascript');
+      },
+    }),
+  );
+}
