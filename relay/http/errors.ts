@@ -63,16 +63,21 @@ export interface ErrorBody {
 
 /** The status and JSON body for any thrown or returned error. Unknown errors are a 500 that hides details. */
 export function toHttpError(error: unknown): { status: number; body: ErrorBody } {
-  if (error instanceof HttpError) return { status: error.status, body: { error: { code: error.code, message: error.message } } };
+  if (error instanceof HttpError)
+    return { status: error.status, body: { error: { code: error.code, message: error.message } } };
   if (error instanceof AcnError) {
     return { status: STATUS_BY_NAME[error.name] ?? 400, body: { error: { code: error.code, message: error.message } } };
   }
   // body-parser's errors carry a status and a type.
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const code: HttpErrorCode = status === 413 ? 'payload-too-large' : status === 415 ? 'unsupported-media-type' : 'bad-request';
+    const code: HttpErrorCode =
+      status === 413 ? 'payload-too-large' : status === 415 ? 'unsupported-media-type' : 'bad-request';
     const message = status === 413 ? 'the request body is too large' : 'the request body could not be read';
     return { status, body: { error: { code, message } } };
   }
-  return { status: 500, body: { error: { code: 'internal', message: 'internal error; the relay logged the details' } } };
+  return {
+    status: 500,
+    body: { error: { code: 'internal', message: 'internal error; the relay logged the details' } },
+  };
 }

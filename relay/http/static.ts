@@ -3,7 +3,7 @@
  * files (immutable, with range requests) and onnxruntime-web's WASM files.
  */
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import express, { type Router } from 'express';
 import { parseHash } from '../../shared/identity/ids.ts';
 import { HttpError } from './errors.ts';
@@ -57,7 +57,8 @@ export function modelFiles(modelsDir: string): Router {
 /** onnxruntime-web's `.wasm` and `.mjs` files, served by the relay itself (`.mjs` as JavaScript). */
 export function onnxRuntimeFiles(): Router {
   const require = createRequire(import.meta.url);
-  const dist = join(dirname(require.resolve('onnxruntime-web/package.json')), 'dist');
+  // The package's main file sits in its dist/ folder, beside the .wasm and .mjs files.
+  const dist = dirname(require.resolve('onnxruntime-web'));
   return express.Router().use(
     express.static(dist, {
       maxAge: '1d',

@@ -24,17 +24,27 @@ import { InvalidModelError } from '../../shared/models/errors.ts';
 export const MAX_MODEL_BYTES = 1024 * 1024 * 1024;
 const TENSOR_TYPES = new Set(['float32', 'int32', 'int64', 'uint8']);
 
-export async function readCatalogue(dir: string): Promise<Catalogue> {
+/** Reads a catalogue file in `dir` (default the operator's `catalogue.json`); a missing file is an empty catalogue. */
+export async function readCatalogue(dir: string, file = 'catalogue.json'): Promise<Catalogue> {
   let text: string;
   try {
-    text = await readFile(join(dir, 'catalogue.json'), 'utf8');
+    text = await readFile(join(dir, file), 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { v: 1, models: [] };
     throw error;
   }
   const decoded = decodeCatalogue(JSON.parse(text));
-  if (!decoded.ok) throw new InvalidModelError(`${join(dir, 'catalogue.json')} is invalid: ${decoded.error.message}`);
+  if (!decoded.ok) throw new InvalidModelError(`${join(dir, file)} is invalid: ${decoded.error.message}`);
   return decoded.value;
+}
+
+/** File of the shipped models' catalogue in a relay's models directory (operator models are in catalogue.json). */
+export const SHIPPED_CATALOGUE = 'shipped.json';
+
+/** Everything a relay offers: the shipped models and those its operator added. */
+export async function readRelayCatalogue(dir: string): Promise<Catalogue> {
+  const [shipped, operator] = await Promise.all([readCatalogue(dir, SHIPPED_CATALOGUE), readCatalogue(dir)]);
+  return { v: 1, models: [...shipped.models, ...operator.models] };
 }
 
 /** What an operator says about a model they add. */
@@ -64,7 +74,7 @@ export async function addModel(dir: string, bytes: Uint8Array, init: AddModelIni
   if (bytes.length > MAX_MODEL_BYTES) throw new InvalidModelError(`the model file is over ${MAX_MODEL_BYTES} bytes`);
   const catalogue = await readCatalogue(dir);
   const id = sha256Hex(bytes) as ModelId;
-  const existing = catalogue.models.find((m) => m.id === id);
+  const existing = (await readRelayCatalogue(dir)).models.find((m) => m.id === id);
   if (existing)
     throw new InvalidModelError(`this file is already in the catalogue as ${existing.name} ${existing.version}`);
 
