@@ -1,5 +1,6 @@
 /** Every shipped model's builder, in catalogue order. */
 import type { ModelBuilder } from './builder.ts';
+import { clothingBuilder } from './clothing.ts';
 import { languageIdBuilder } from './language-id.ts';
 
-export const builders: readonly ModelBuilder[] = [languageIdBuilder];
+export const builders: readonly ModelBuilder[] = [languageIdBuilder, clothingBuilder];
