@@ -1,6 +1,7 @@
 /** Every shipped model's builder, in catalogue order. */
 import type { ModelBuilder } from './builder.ts';
 import { clothingBuilder } from './clothing.ts';
+import { dataJobsBuilder } from './data-jobs.ts';
 import { languageIdBuilder } from './language-id.ts';
 
-export const builders: readonly ModelBuilder[] = [languageIdBuilder, clothingBuilder];
+export const builders: readonly ModelBuilder[] = [languageIdBuilder, clothingBuilder, dataJobsBuilder];

@@ -1,5 +1,8 @@
 /** Every model pipeline by name (`ModelEntry.pre`), so any runner can run any catalogue entry. */
 import type { ModelPipeline } from '../pipeline.ts';
+import { kmeansPipeline } from './data/kmeans.ts';
+import { linearRegressionPipeline } from './data/linear-regression.ts';
+import { pcaPipeline } from './data/pca.ts';
 import { clothingPipeline } from './image-classification/pipeline.ts';
 import { languageIdPipeline } from './language-id/pipeline.ts';
 import { tensorPipeline } from './tensor/tensor-pipeline.ts';
@@ -8,7 +11,9 @@ import { tensorPipeline } from './tensor/tensor-pipeline.ts';
 type AnyPipeline = ModelPipeline<unknown, unknown>;
 
 const pipelines = new Map<string, AnyPipeline>(
-  [languageIdPipeline, clothingPipeline, tensorPipeline].map((p) => [p.name, p as unknown as AnyPipeline]),
+  [languageIdPipeline, clothingPipeline, linearRegressionPipeline, kmeansPipeline, pcaPipeline, tensorPipeline].map(
+    (p) => [p.name, p as unknown as AnyPipeline],
+  ),
 );
 
 /** The pipeline named `name`, or undefined for a name no runner knows. */
