@@ -37,3 +37,5 @@ export * from './models/tensor.ts';
 export * from './models/runtime.ts';
 export * from './models/catalogue.ts';
 export * from './models/ort-runtime.ts';
+export * from './models/pipeline.ts';
+export * from './models/load-models.ts';

@@ -20,6 +20,8 @@ export interface PipelineModels {
 export interface ModelPipeline<I, O> {
   /** Matches `ModelEntry.pre` / `post`. */
   readonly name: string;
+  /** Asset roles that are ONNX models to load as sessions; every other asset is handed over as raw bytes. */
+  readonly sessionAssets?: readonly string[];
   /** Turns a task's input bytes into the pipeline's input. Never throws. */
   decodeInput(bytes: Uint8Array): Result<I, InvalidModelInputError>;
   encodeInput(input: I): Uint8Array;
