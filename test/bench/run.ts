@@ -6,13 +6,17 @@
  * Sections: protocol core in Node, protocol core in headless Chromium, and the
  * relay's signature verification path against raw node:crypto.
  */
+import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
 import { createNodeVerifier } from '../../relay/crypto/node-verifier.ts';
 import { createNobleSigner, signEnvelope, verifyEnvelope } from '../../shared/index.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.ts';
 import { runCoreBench } from './core.ts';
+import type { ModelBenchRow } from './model-bench.ts';
+import { ensureModelsBuilt } from '../../relay/models/build.ts';
 import { measureSync, type Measurement } from './measure.ts';
 
 const log = (line: string) => process.stderr.write(`  … ${line}\n`);
@@ -53,12 +57,17 @@ async function nodeCore(): Promise<Measurement[]> {
   });
 }
 
-async function browserCore(): Promise<Measurement[]> {
+/** Opens `path` on a vite dev server (cross-origin isolated, so WASM threads work) in headless Chromium and returns `window[key]`. */
+async function inChromium(path: string, key: 'benchResult' | 'modelBench'): Promise<unknown> {
   const server = await createServer({
-    configFile: false,
+    configFile: 'vite.config.ts',
     root: process.cwd(),
     logLevel: 'error',
-    server: { host: '127.0.0.1', port: 0 },
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+    },
   });
   await server.listen();
   const address = server.httpServer?.address();
@@ -66,13 +75,70 @@ async function browserCore(): Promise<Measurement[]> {
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
   try {
     const page = await browser.newPage();
-    page.on('pageerror', (error) => log(`page error: ${error.message}`));
-    await page.goto(`http://127.0.0.1:${port}/test/bench/browser.html`);
-    await page.waitForFunction(() => window.benchResult !== undefined);
-    return (await page.evaluate(() => window.benchResult)) as Measurement[];
+    page.on('pageerror', (error) => {
+      log(`page error: ${error.message}`);
+    });
+    await page.goto(`http://127.0.0.1:${port}${path}`);
+    await page.waitForFunction((k) => window[k] !== undefined, key);
+    return await page.evaluate((k) => window[k], key);
   } finally {
     await browser.close();
     await server.close();
+  }
+}
+
+async function browserCore(): Promise<Measurement[]> {
+  return (await inChromium('/test/bench/browser.html', 'benchResult')) as Measurement[];
+}
+
+const run = promisify(execFile);
+
+/** Each shipped model in onnxruntime-node, onnxruntime-web in Node and in Chromium, at 1 and 2 threads. */
+async function modelSection(): Promise<void> {
+  await ensureModelsBuilt();
+  const configs: { name: string; rows: ModelBenchRow[] }[] = [];
+  for (const threads of [1, 2]) {
+    for (const kind of ['node', 'web'] as const) {
+      log(`models: ${kind} runtime, ${threads} thread(s)`);
+      const { stdout } = await run(process.execPath, ['test/bench/models-child.ts', kind, String(threads)]);
+      configs.push({
+        name: `${kind === 'node' ? 'onnxruntime-node' : 'ort-web wasm, Node'} ${threads}t`,
+        rows: JSON.parse(stdout) as ModelBenchRow[],
+      });
+    }
+    log(`models: Chromium, ${threads} thread(s)`);
+    const result = (await inChromium(`/test/bench/models.html?threads=${threads}`, 'modelBench')) as {
+      isolated: boolean;
+      rows: ModelBenchRow[];
+    };
+    configs.push({
+      name: `ort-web wasm, Chromium ${threads}t${result.isolated ? '' : ' (not isolated)'}`,
+      rows: result.rows,
+    });
+  }
+  console.log('\n### Models: ms per item (items/s), whole pipeline\n');
+  console.log(`| model | ${configs.map((c) => c.name).join(' | ')} |`);
+  console.log(`|---|${configs.map(() => '---:').join('|')}|`);
+  const models = configs[0]?.rows.map((r) => r.model) ?? [];
+  for (const model of models) {
+    const cells = configs.map((c) => {
+      const row = c.rows.find((r) => r.model === model);
+      return row ? `${row.msPerItem.toFixed(3)} (${fmt(row.itemsPerSec)})` : '–';
+    });
+    console.log(`| ${model} | ${cells.join(' | ')} |`);
+  }
+  console.log('\n### Models: browser path / native at equal threads (target <= 3x)\n');
+  console.log('| model | web in Node 1t | web in Node 2t | Chromium 1t | Chromium 2t |');
+  console.log('|---|---:|---:|---:|---:|');
+  const ms = (name: string, model: string) =>
+    configs.find((c) => c.name.startsWith(name))?.rows.find((r) => r.model === model)?.msPerItem;
+  for (const model of models) {
+    const cells = [1, 2].flatMap((t) => {
+      const native = ms(`onnxruntime-node ${t}t`, model);
+      const ratio = (web: number | undefined) => (web && native ? `${(web / native).toFixed(2)}x` : '–');
+      return [ratio(ms(`ort-web wasm, Node ${t}t`, model)), ratio(ms(`ort-web wasm, Chromium ${t}t`, model))];
+    });
+    console.log(`| ${model} | ${cells[0]} | ${cells[2]} | ${cells[1]} | ${cells[3]} |`);
   }
 }
 
@@ -111,6 +177,9 @@ table('Protocol core — Node ' + process.version, node);
 log('core benchmarks in headless Chromium');
 const browser = await browserCore();
 table('Protocol core — headless Chromium (WebCrypto)', browser);
+
+log('models');
+await modelSection();
 
 log('relay verification path');
 const relay = await relayVerifyPath();
