@@ -4,6 +4,7 @@
  * status codes for failures.
  */
 import { AcnError } from '../../shared/errors.ts';
+import { LedgerServiceError } from '../ledger/errors.ts';
 
 export type HttpErrorCode =
   | 'not-found'
@@ -55,6 +56,11 @@ const STATUS_BY_NAME: Readonly<Record<string, number>> = {
   UnknownEscrowError: 404,
   IllegalTransitionError: 409,
   ModelHashMismatchError: 400,
+  // The relay's ledger service (relay/ledger/errors.ts).
+  DuplicateTxError: 409,
+  CommitFailedError: 503,
+  LedgerNotRunningError: 503,
+  SubmitAbortedError: 503,
 };
 
 export interface ErrorBody {
@@ -67,6 +73,9 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
     return { status: error.status, body: { error: { code: error.code, message: error.message } } };
   if (error instanceof AcnError) {
     return { status: STATUS_BY_NAME[error.name] ?? 400, body: { error: { code: error.code, message: error.message } } };
+  }
+  if (error instanceof LedgerServiceError && STATUS_BY_NAME[error.name] !== undefined) {
+    return { status: STATUS_BY_NAME[error.name] ?? 500, body: { error: { code: error.code, message: error.message } } };
   }
   // body-parser's errors carry a status and a type.
   const status = (error as { status?: unknown }).status;
