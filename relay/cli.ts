@@ -72,6 +72,29 @@ models
     }
   });
 
+program
+  .command('ledger')
+  .description('the ledger')
+  .command('verify')
+  .description('replay the whole chain: every signature, hash, Merkle root and balance')
+  .action(async (_opts: unknown, command: Command) => {
+    const config = toRelayConfig(command.optsWithGlobals<Options>());
+    const { createSqliteLedgerStore } = await import('./ledger/sqlite-store.ts');
+    const { verifyLedger } = await import('./ledger/verify-ledger.ts');
+    const { LEDGER_FILE } = await import('./run.ts');
+    const store = createSqliteLedgerStore({ path: join(config.dataDir, LEDGER_FILE) });
+    try {
+      const report = await verifyLedger(store);
+      process.stdout.write(
+        `${report.ok ? 'ledger ok' : 'LEDGER INVALID'}: height ${report.height}, ${report.txCount} transactions, supply ${report.supply}\n`,
+      );
+      for (const problem of report.problems) process.stdout.write(`  ${JSON.stringify(problem)}\n`);
+      if (!report.ok) process.exitCode = 2;
+    } finally {
+      await store.close();
+    }
+  });
+
 try {
   await program.parseAsync();
 } catch (error) {

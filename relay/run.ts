@@ -8,6 +8,10 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RelayConfig } from './config.ts';
 import { createApi } from './http/api.ts';
+import { createLedgerApi } from './http/ledger-api.ts';
+import { loadOrCreateRelayKey } from './identity/relay-key.ts';
+import { createLedgerService, type LedgerService } from './ledger/ledger-service.ts';
+import { createSqliteLedgerStore } from './ledger/sqlite-store.ts';
 import { createHttpApp } from './http/app.ts';
 import { createLogger } from './log.ts';
 import { ensureModelsBuilt } from './models/build.ts';
@@ -18,8 +22,12 @@ export const RELAY_VERSION = '0.1.0';
 export interface RunningRelay {
   readonly url: string;
   readonly server: Server;
+  readonly ledger: LedgerService;
   stop(): Promise<void>;
 }
+
+/** The ledger database inside the data directory. */
+export const LEDGER_FILE = 'ledger.sqlite';
 
 export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = createLogger(config.logLevel);
@@ -33,12 +41,28 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     },
   });
 
+  const key = await loadOrCreateRelayKey(config.dataDir);
+  const ledger = createLedgerService({
+    store: createSqliteLedgerStore({ path: join(config.dataDir, LEDGER_FILE) }),
+    producer: key.signer,
+    params: {
+      feeBps: config.ledger.feeBps,
+      grantAmount: config.ledger.grantAmount,
+      minPowDifficulty: config.ledger.powDifficulty,
+      minWorkerStake: config.ledger.minWorkerStake,
+    },
+    blockIntervalMs: config.ledger.blockIntervalMs,
+  });
+  await ledger.start();
+  log.info({ account: key.accountId, height: ledger.height }, 'ledger open');
+
   const api = createApi({
     version: RELAY_VERSION,
     catalogue: () => readRelayCatalogue(modelsDir),
     startedAt: Date.now(),
     maxBodyBytes: config.limits.maxBodyBytes,
   });
+  api.use(createLedgerApi(ledger));
   const app = createHttpApp({ log, modelsDir, api, isReady: () => ready });
   const server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, app)
@@ -56,14 +80,19 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   return {
     url,
     server,
+    ledger,
     async stop() {
+      // Readiness goes first so a load balancer stops sending; then no new
+      // requests, then the open ledger write finishes and the database closes.
       ready = false;
-      await new Promise<void>((resolve) =>
+      const closed = new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
-        }),
-      );
-      server.closeAllConnections();
+        });
+      });
+      server.closeIdleConnections();
+      await closed;
+      await ledger.stop();
     },
   };
 }

@@ -100,6 +100,16 @@ describe('encodeCanonical', () => {
     }
   });
 
+  it('never hands out memory a later encode writes over', () => {
+    // cborg reuses its write buffer; in Node it used to return views into it.
+    for (let size = 0; size < 300; size += 3) {
+      const first = encodeCanonical({ x: new Uint8Array(size).fill(1) });
+      const snapshot = first.slice();
+      for (let other = 0; other < 300; other += 37) encodeCanonical({ y: new Uint8Array(other).fill(2) });
+      expect(first).toEqual(snapshot);
+    }
+  });
+
   it('encodes object keys in canonical order whatever the insertion order', () => {
     const a = encodeCanonical({ zz: 1, a: 2, b: { y: 1, x: 2 } });
     const b = encodeCanonical({ b: { x: 2, y: 1 }, a: 2, zz: 1 });
