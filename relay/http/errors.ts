@@ -5,6 +5,7 @@
  */
 import { AcnError } from '../../shared/errors.ts';
 import { LedgerServiceError } from '../ledger/errors.ts';
+import { InferencePoolError } from '../pool/errors.ts';
 
 export type HttpErrorCode =
   | 'not-found'
@@ -61,6 +62,12 @@ const STATUS_BY_NAME: Readonly<Record<string, number>> = {
   CommitFailedError: 503,
   LedgerNotRunningError: 503,
   SubmitAbortedError: 503,
+  // The relay's inference pool (relay/pool/errors.ts).
+  PoolBusyError: 503,
+  PoolNotRunningError: 503,
+  UnknownModelError: 404,
+  WorkerCrashedError: 500,
+  InferenceFailedError: 500,
 };
 
 export interface ErrorBody {
@@ -74,8 +81,11 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
   if (error instanceof AcnError) {
     return { status: STATUS_BY_NAME[error.name] ?? 400, body: { error: { code: error.code, message: error.message } } };
   }
-  if (error instanceof LedgerServiceError && STATUS_BY_NAME[error.name] !== undefined) {
-    return { status: STATUS_BY_NAME[error.name] ?? 500, body: { error: { code: error.code, message: error.message } } };
+  if (error instanceof LedgerServiceError || error instanceof InferencePoolError) {
+    const status = STATUS_BY_NAME[error.name] ?? 500;
+    // A 500 keeps its details in the log, not in the answer.
+    const message = status >= 500 && status !== 503 ? 'the relay failed to run the task; try again' : error.message;
+    return { status, body: { error: { code: error.code, message } } };
   }
   // body-parser's errors carry a status and a type.
   const status = (error as { status?: unknown }).status;
