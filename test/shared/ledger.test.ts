@@ -427,6 +427,16 @@ describe('settle', () => {
     expect(balanceOf(apply(exact, await settle(net, id, r, 50)), dave.accountId)).toBe(1000 - 100 + 50 - 2);
   });
 
+  it('pays the relay for work on its own pool without a stake (it is the authority)', async () => {
+    const { id, state } = await escrowed(base, alice);
+    const r = await receipt(net, net.relay, id);
+    const after = apply(state, await settle(net, id, r, 50));
+    // The relay keeps the whole price: the worker's share and the fee are both its own.
+    expect(balanceOf(after, net.relay.accountId)).toBe(50);
+    expect(balanceOf(after, alice.accountId)).toBe(950);
+    expect(totalValue(after)).toBe(totalValue(state));
+  });
+
   it('refuses a price above the escrow', async () => {
     const { id, state } = await escrowed(base, alice, 60);
     const r = await receipt(net, bob, id);
