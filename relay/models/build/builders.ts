@@ -3,5 +3,6 @@ import type { ModelBuilder } from './builder.ts';
 import { clothingBuilder } from './clothing.ts';
 import { dataJobsBuilder } from './data-jobs.ts';
 import { languageIdBuilder } from './language-id.ts';
+import { ocrBuilder } from './ocr.ts';
 
-export const builders: readonly ModelBuilder[] = [languageIdBuilder, clothingBuilder, dataJobsBuilder];
+export const builders: readonly ModelBuilder[] = [languageIdBuilder, clothingBuilder, dataJobsBuilder, ocrBuilder];
