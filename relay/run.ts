@@ -12,6 +12,14 @@ import { createLedgerApi } from './http/ledger-api.ts';
 import { loadOrCreateRelayKey } from './identity/relay-key.ts';
 import { createLedgerService, type LedgerService } from './ledger/ledger-service.ts';
 import { createSqliteLedgerStore } from './ledger/sqlite-store.ts';
+import { availableParallelism, freemem, networkInterfaces, totalmem } from 'node:os';
+import { renderUnicodeCompact } from 'uqr';
+import { limitsFor, type Shares } from '../shared/resources/allocation.ts';
+import { createNodeVerifier } from './crypto/node-verifier.ts';
+import { createTaskApi } from './http/task-api.ts';
+import { createRelayNode, type RelayNode } from './p2p/relay-node.ts';
+import { createInferencePool } from './pool/inference-pool.ts';
+import { createTaskService, type TaskService } from './tasks/task-service.ts';
 import { createHttpApp } from './http/app.ts';
 import { createLogger } from './log.ts';
 import { ensureModelsBuilt } from './models/build.ts';
@@ -23,11 +31,16 @@ export interface RunningRelay {
   readonly url: string;
   readonly server: Server;
   readonly ledger: LedgerService;
+  readonly tasks: TaskService;
+  readonly p2p: RelayNode;
   stop(): Promise<void>;
 }
 
 /** The ledger database inside the data directory. */
 export const LEDGER_FILE = 'ledger.sqlite';
+
+/** The share of this machine the relay's own pool uses until the operator changes it. */
+export const RELAY_DEFAULT_SHARES: Shares = { cpu: 50, ram: 25, storage: 10, gpu: 0 };
 
 export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = createLogger(config.logLevel);
@@ -56,13 +69,36 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   await ledger.start();
   log.info({ account: key.accountId, height: ledger.height }, 'ledger open');
 
+  const catalogue = () => readRelayCatalogue(modelsDir);
+  const limits = limitsFor(RELAY_DEFAULT_SHARES, {
+    cores: availableParallelism(),
+    memoryBytes: totalmem(),
+    storageBytes: freemem(),
+    gpuMemoryBytes: 0,
+  });
+  const pool = createInferencePool({ modelsDir, catalogue, limits });
+  await pool.start();
+  const tasks = createTaskService({
+    ledger,
+    pool,
+    catalogue,
+    signer: key.signer,
+    verifier: createNodeVerifier(),
+    onError: (error, task) => {
+      log.warn({ err: error, task }, 'task attempt failed');
+    },
+  });
+  const orphans = await tasks.refundOrphans();
+  if (orphans > 0) log.warn({ refunded: orphans }, 'refunded escrows of tasks lost in an earlier run');
+
   const api = createApi({
     version: RELAY_VERSION,
-    catalogue: () => readRelayCatalogue(modelsDir),
+    catalogue,
     startedAt: Date.now(),
     maxBodyBytes: config.limits.maxBodyBytes,
   });
   api.use(createLedgerApi(ledger));
+  api.use(createTaskApi(tasks));
   const app = createHttpApp({ log, modelsDir, api, isReady: () => ready });
   const server = config.tls
     ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, app)
@@ -73,18 +109,40 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
+
+  // libp2p listens on the app's own HTTP(S) server (one origin for phones
+  // behind a proxy or tunnel) and on its own port.
+  const p2p = await createRelayNode({
+    key,
+    host: config.host,
+    port: config.p2pPort,
+    httpServer: server,
+    maxReservations: config.p2p.maxReservations,
+    reservationTtl: config.p2p.reservationTtlMs,
+    maxConnections: config.p2p.maxConnections,
+    maxIncomingPendingConnections: config.p2p.maxIncomingPending,
+    inboundConnectionThreshold: config.p2p.inboundPerIpPerSecond,
+  });
+  await p2p.start();
   const url = `${config.tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   ready = true;
-  log.info({ url, dataDir: config.dataDir }, 'relay ready');
+  log.info(
+    { url, dataDir: config.dataDir, peerId: key.accountId, multiaddrs: p2p.multiaddrs().map(String) },
+    'relay ready',
+  );
 
   return {
     url,
     server,
     ledger,
+    tasks,
+    p2p,
     async stop() {
       // Readiness goes first so a load balancer stops sending; then no new
-      // requests, then the open ledger write finishes and the database closes.
+      // requests, libp2p stops, running tasks finish, the open ledger write
+      // finishes and the database closes.
       ready = false;
+      await p2p.stop();
       const closed = new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
@@ -92,15 +150,56 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       });
       server.closeIdleConnections();
       await closed;
+      await tasks.idle();
+      await pool.stop();
       await ledger.stop();
     },
   };
 }
 
+/** Addresses of this machine on the local network, for the banner. */
+function lanAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => a.family === 'IPv4' && !a.internal)
+    .map((a) => a.address);
+}
+
+/**
+ * The URL a phone opens: the relay's public URL (or its first LAN address),
+ * with the relay's account id in the fragment so the app pins its key.
+ */
+export function joinUrl(base: string, relayAccount: string): string {
+  return `${base.replace(/\/$/, '')}/#relay=${relayAccount}`;
+}
+
 /** Runs the relay until SIGTERM or SIGINT. */
 export async function runRelay(config: RelayConfig): Promise<void> {
   const relay = await startRelay(config);
-  process.stdout.write(`\nAI Compute Network relay ${RELAY_VERSION}\n  ${relay.url}\n  data: ${config.dataDir}\n\n`);
+  const port = new URL(relay.url).port;
+  const scheme = config.tls ? 'https' : 'http';
+  const lan = config.host === '0.0.0.0' ? lanAddresses().map((ip) => `${scheme}://${ip}:${port}`) : [relay.url];
+  const join = joinUrl(config.publicUrl ?? lan[0] ?? relay.url, relay.p2p.peerId.toString());
+  const lines = [
+    '',
+    `AI Compute Network relay ${RELAY_VERSION}`,
+    '',
+    `  local:      ${relay.url}`,
+    ...lan.map((u) => `  network:    ${u}`),
+    ...(config.publicUrl ? [`  public:     ${config.publicUrl}`] : []),
+    `  join:       ${join}`,
+    `  peer id:    ${relay.p2p.peerId.toString()}`,
+    ...relay.p2p.multiaddrs().map((a) => `  libp2p:     ${a.toString()}`),
+    `  data:       ${config.dataDir}`,
+    '',
+    ...(config.publicUrl?.startsWith('https://') || config.tls
+      ? []
+      : ['  Phones need HTTPS to install the app and work offline: see README.md, "HTTPS for phones".', '']),
+    'Scan to join from a phone:',
+    renderUnicodeCompact(join, { border: 1 }),
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
   const stop = () => {
     void relay.stop().then(() => process.exit(0));
   };

@@ -6,6 +6,7 @@
 import { AcnError } from '../../shared/errors.ts';
 import { LedgerServiceError } from '../ledger/errors.ts';
 import { InferencePoolError } from '../pool/errors.ts';
+import { TaskServiceError } from '../tasks/errors.ts';
 
 export type HttpErrorCode =
   | 'not-found'
@@ -14,6 +15,7 @@ export type HttpErrorCode =
   | 'bad-request'
   | 'payload-too-large'
   | 'unsupported-media-type'
+  | 'no-result'
   | 'internal';
 
 /** An error raised by the HTTP layer itself (not by the protocol). */
@@ -68,6 +70,12 @@ const STATUS_BY_NAME: Readonly<Record<string, number>> = {
   UnknownModelError: 404,
   WorkerCrashedError: 500,
   InferenceFailedError: 500,
+  // The relay's task service (relay/tasks/errors.ts).
+  UnknownTaskError: 404,
+  InputMismatchError: 400,
+  PriceTooLowError: 402,
+  NotCancellableError: 409,
+  ForbiddenError: 403,
 };
 
 export interface ErrorBody {
@@ -81,7 +89,7 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
   if (error instanceof AcnError) {
     return { status: STATUS_BY_NAME[error.name] ?? 400, body: { error: { code: error.code, message: error.message } } };
   }
-  if (error instanceof LedgerServiceError || error instanceof InferencePoolError) {
+  if (error instanceof LedgerServiceError || error instanceof InferencePoolError || error instanceof TaskServiceError) {
     const status = STATUS_BY_NAME[error.name] ?? 500;
     // A 500 keeps its details in the log, not in the answer.
     const message = status >= 500 && status !== 503 ? 'the relay failed to run the task; try again' : error.message;

@@ -20,6 +20,7 @@ import { BadSignatureError, WrongMessageTypeError } from './errors.ts';
 /** Every message type that is signed. Each is its own signature domain. */
 export const MESSAGE_TYPES = [
   'task',
+  'task/cancel',
   'receipt',
   'advert',
   'block',

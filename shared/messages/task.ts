@@ -4,7 +4,7 @@
  * checked against `input`; the task id is the envelope's message id.
  */
 import * as v from 'valibot';
-import { decoderFor, amount, bytes, hash, modelId, accountId, timestamp, version } from './fields.ts';
+import { decoderFor, amount, bytes, hash, modelId, accountId, taskId, timestamp, version } from './fields.ts';
 
 /** The largest task input: 16 MiB (a phone photo). */
 export const MAX_TASK_INPUT_BYTES = 16 * 1024 * 1024;
@@ -27,3 +27,13 @@ export const taskPayloadSchema = v.strictObject({
 
 export type TaskPayload = v.InferOutput<typeof taskPayloadSchema>;
 export const decodeTaskPayload = decoderFor('task', taskPayloadSchema);
+
+/** A requester's signed request to cancel its task (honoured only before a worker starts it). */
+export const cancelPayloadSchema = v.strictObject({
+  v: version,
+  net: accountId,
+  task: taskId,
+  ts: timestamp,
+});
+export type CancelPayload = v.InferOutput<typeof cancelPayloadSchema>;
+export const decodeCancelPayload = decoderFor('task cancel', cancelPayloadSchema);

@@ -18,6 +18,7 @@ import {
   decodeReceiptPayload,
   decodeResourceAllocation,
   decodeTaskPayload,
+  decodeCancelPayload,
   decodeWorkerAdvertPayload,
   encodeBlock,
   encodeCanonical,
@@ -53,6 +54,7 @@ const PROPERTY_BUDGET_MS = 5000;
 
 const PAYLOAD_DECODERS: Readonly<Record<MessageType, (value: unknown) => Result<unknown>>> = {
   task: decodeTaskPayload,
+  'task/cancel': decodeCancelPayload,
   receipt: decodeReceiptPayload,
   advert: decodeWorkerAdvertPayload,
   block: decodeBlockHeaderPayload,
@@ -223,10 +225,12 @@ beforeAll(async () => {
       ts: T0,
     }),
   );
+  const cancel = encodeEnvelope(await signEnvelope(alice, 'task/cancel', { v: 1, net: network, task: t.id, ts: T0 }));
   const genesisId = messageId((decodeEnvelope(net.genesis) as { value: { type: 'genesis'; body: Uint8Array } }).value);
   const block = await buildBlock(relay, { height: 1, prev: genesisId, txs, ts: T0 + 1 });
   samples.push(
     { name: 'task', type: 'task', bytes: t.bytes },
+    { name: 'task cancel', type: 'task/cancel', bytes: cancel },
     { name: 'receipt', type: 'receipt', bytes: r },
     { name: 'advert', type: 'advert', bytes: advert },
     { name: 'genesis', type: 'genesis', bytes: net.genesis },

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_LEDGER_PARAMS,
   decodeBlockHeaderPayload,
+  decodeCancelPayload,
   decodeGenesisPayload,
   decodeReceiptPayload,
   decodeResourceAllocation,
@@ -83,6 +84,13 @@ const allocationShape = (edges: boolean): Spec => {
 const stakeFields = { v: version, net: account, amount: positive, seq: positive };
 
 const families: readonly Family[] = [
+  {
+    name: 'task cancel',
+    decode: decodeCancelPayload,
+    error: 'InvalidMessageError',
+    valid: { v: 1, net, task: h('task'), ts: T0 },
+    fields: { v: version, net: account, task: hash, ts: nonNegative },
+  },
   {
     name: 'task',
     decode: decodeTaskPayload,

@@ -52,7 +52,7 @@ export async function startRelayProcess(
     }, options.timeoutMs ?? 60_000);
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      const match = /^\s+(https?:\/\/127\.0\.0\.1:\d+)\s*$/.exec(line);
+      const match = /^\s+local:\s+(https?:\/\/127\.0\.0\.1:\d+)\s*$/.exec(line);
       if (match?.[1]) {
         clearTimeout(timer);
         resolve(match[1]);

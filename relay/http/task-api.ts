@@ -1,0 +1,68 @@
+/**
+ * Task endpoints: submit a signed task with its input, follow it, fetch its
+ * result with the worker's signed receipt, cancel it while it has not started.
+ */
+import express, { type Router } from 'express';
+import * as v from 'valibot';
+import { MAX_ENVELOPE_BYTES } from '../../shared/envelope/envelope.ts';
+import { parseAccountId, parseTaskId } from '../../shared/identity/ids.ts';
+import { MAX_TASK_INPUT_BYTES } from '../../shared/messages/task.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { HttpError } from './errors.ts';
+import { b64, base64Bytes, readBody } from './wire.ts';
+
+const submitSchema = v.strictObject({
+  task: base64Bytes(MAX_ENVELOPE_BYTES),
+  input: base64Bytes(MAX_TASK_INPUT_BYTES),
+});
+const cancelSchema = v.strictObject({ cancel: base64Bytes(MAX_ENVELOPE_BYTES) });
+
+function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}
+
+export function createTaskApi(tasks: TaskService): Router {
+  const api = express.Router();
+
+  api.post('/tasks', async (req, res) => {
+    const body = readBody('task submission', submitSchema, req.body);
+    const { task, created } = await tasks.submit(body.task, body.input);
+    res.status(created ? 201 : 200).json({ task });
+  });
+
+  api.get('/tasks', (req, res) => {
+    const account = req.query.account === undefined ? undefined : unwrap(parseAccountId(req.query.account));
+    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new HttpError(400, 'bad-request', 'limit must be a whole number from 1');
+    res.json({ tasks: tasks.list({ ...(account ? { account } : {}), limit }) });
+  });
+
+  api.get('/tasks/:id', (req, res) => {
+    res.json({ task: tasks.get(unwrap(parseTaskId(req.params.id))) });
+  });
+
+  api.get('/tasks/:id/result', (req, res) => {
+    const id = unwrap(parseTaskId(req.params.id));
+    const result = tasks.result(id);
+    if (result) {
+      res.json({ task: result.task, output: b64(result.output), receipt: b64(result.receipt) });
+      return;
+    }
+    const task = tasks.get(id);
+    if (task.state === 'refunded' || task.state === 'cancelled' || task.state === 'failed') {
+      throw new HttpError(409, 'no-result', `the task ended ${task.state} without a result; its escrow is refunded`);
+    }
+    if (task.state === 'settled') throw new HttpError(410, 'no-result', 'the result is no longer kept on this relay');
+    res.status(202).json({ task });
+  });
+
+  api.delete('/tasks/:id', async (req, res) => {
+    const id = unwrap(parseTaskId(req.params.id));
+    const body = readBody('task cancel', cancelSchema, req.body);
+    res.json({ task: await tasks.cancel(id, body.cancel) });
+  });
+
+  return api;
+}
