@@ -14,8 +14,9 @@ import { createLedgerService, type LedgerService } from './ledger/ledger-service
 import { createSqliteLedgerStore } from './ledger/sqlite-store.ts';
 import { availableParallelism, freemem, networkInterfaces, totalmem } from 'node:os';
 import { renderUnicodeCompact } from 'uqr';
-import { limitsFor, type Shares } from '../shared/resources/allocation.ts';
+import { limitsFor, type ResourceAllocation } from '../shared/resources/allocation.ts';
 import { createNodeVerifier } from './crypto/node-verifier.ts';
+import { createNetworkApi } from './http/network-api.ts';
 import { createTaskApi } from './http/task-api.ts';
 import { createRelayNode, type RelayNode } from './p2p/relay-node.ts';
 import { createInferencePool } from './pool/inference-pool.ts';
@@ -39,8 +40,16 @@ export interface RunningRelay {
 /** The ledger database inside the data directory. */
 export const LEDGER_FILE = 'ledger.sqlite';
 
-/** The share of this machine the relay's own pool uses until the operator changes it. */
-export const RELAY_DEFAULT_SHARES: Shares = { cpu: 50, ram: 25, storage: 10, gpu: 0 };
+/** The share of this machine the relay's own pool uses until the operator changes it (`POST /api/resources`). */
+export const RELAY_DEFAULT_ALLOCATION: ResourceAllocation = {
+  preset: 'custom',
+  cpu: 50,
+  ram: 25,
+  storage: 10,
+  gpu: 0,
+  pauseWhenHidden: false,
+  pauseOnBattery: false,
+};
 
 export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const log = createLogger(config.logLevel);
@@ -70,13 +79,15 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   log.info({ account: key.accountId, height: ledger.height }, 'ledger open');
 
   const catalogue = () => readRelayCatalogue(modelsDir);
-  const limits = limitsFor(RELAY_DEFAULT_SHARES, {
-    cores: availableParallelism(),
-    memoryBytes: totalmem(),
-    storageBytes: freemem(),
-    gpuMemoryBytes: 0,
-  });
-  const pool = createInferencePool({ modelsDir, catalogue, limits });
+  let allocation = RELAY_DEFAULT_ALLOCATION;
+  const limitsOf = (shares: ResourceAllocation) =>
+    limitsFor(shares, {
+      cores: availableParallelism(),
+      memoryBytes: totalmem(),
+      storageBytes: freemem(),
+      gpuMemoryBytes: 0,
+    });
+  const pool = createInferencePool({ modelsDir, catalogue, limits: limitsOf(allocation) });
   await pool.start();
   const tasks = createTaskService({
     ledger,
@@ -91,27 +102,11 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const orphans = await tasks.refundOrphans();
   if (orphans > 0) log.warn({ refunded: orphans }, 'refunded escrows of tasks lost in an earlier run');
 
-  const api = createApi({
-    version: RELAY_VERSION,
-    catalogue,
-    startedAt: Date.now(),
-    maxBodyBytes: config.limits.maxBodyBytes,
-  });
-  api.use(createLedgerApi(ledger));
-  api.use(createTaskApi(tasks));
-  const app = createHttpApp({ log, modelsDir, api, isReady: () => ready });
+  // The HTTP(S) server exists before the app so that libp2p can share it:
+  // one origin serves the app, the API and browsers' libp2p connections.
   const server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }, app)
-    : createHttpServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-
-  // libp2p listens on the app's own HTTP(S) server (one origin for phones
-  // behind a proxy or tunnel) and on its own port.
+    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) })
+    : createHttpServer();
   const p2p = await createRelayNode({
     key,
     host: config.host,
@@ -123,6 +118,37 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     maxIncomingPendingConnections: config.p2p.maxIncomingPending,
     inboundConnectionThreshold: config.p2p.inboundPerIpPerSecond,
   });
+
+  const api = createApi({
+    version: RELAY_VERSION,
+    catalogue,
+    startedAt: Date.now(),
+    maxBodyBytes: config.limits.maxBodyBytes,
+  });
+  api.use(createLedgerApi(ledger));
+  api.use(createTaskApi(tasks));
+  api.use(
+    createNetworkApi({
+      p2p,
+      pool,
+      ledger,
+      tasks,
+      allocation: () => allocation,
+      setAllocation: (next) => {
+        pool.resize(limitsOf(next));
+        allocation = next;
+        log.info({ allocation }, 'relay pool allocation changed');
+      },
+      isReady: () => ready,
+    }),
+  );
+  server.on('request', createHttpApp({ log, modelsDir, api, isReady: () => ready }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
   await p2p.start();
   const url = `${config.tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   ready = true;

@@ -213,4 +213,37 @@ describe('tasks on the relay pool', () => {
     }
     expect((await api(`/api/ledger/balance/${alice.accountId}`)).body.balance).toBe(before);
   });
+
+  it('changes the pool allocation live and reports the network', async () => {
+    const before = (await api('/api/resources')).body as { allocation: { ram: number }; pool: { memoryBytes: number } };
+    expect(before.allocation.ram).toBe(25);
+    const next = {
+      preset: 'custom',
+      cpu: 50,
+      ram: 50,
+      storage: 10,
+      gpu: 0,
+      pauseWhenHidden: false,
+      pauseOnBattery: false,
+    };
+    const changed = await api('/api/resources', { body: next });
+    expect(changed.status).toBe(200);
+    const pool = (changed.body as { pool: { memoryBytes: number; state: string } }).pool;
+    expect(pool.memoryBytes).toBe(before.pool.memoryBytes * 2);
+    expect(pool.state).toBe('running');
+    const refused = await api('/api/resources', { body: { ...next, cpu: 95 } });
+    expect([refused.status, errorCode(refused)]).toEqual([400, 'invalid-allocation']);
+    expect(((await api('/api/resources')).body as { allocation: { ram: number } }).allocation.ram).toBe(50);
+
+    const health = await api('/api/network/health');
+    expect(health.body).toMatchObject({ healthy: true, ready: true, pool: 'running' });
+    const bootstrap = (await api('/api/network/bootstrap')).body as { peerId: string; multiaddrs: string[] };
+    expect(bootstrap.peerId).toBe(network);
+    expect(bootstrap.multiaddrs.every((a) => a.endsWith(`/p2p/${network}`))).toBe(true);
+    const stats = (await api('/api/network/stats')).body as { ledger: { supply: number }; tasks: { recent: number } };
+    expect(stats.ledger.supply).toBeGreaterThan(0);
+    expect(stats.tasks.recent).toBeGreaterThanOrEqual(2);
+    expect((await api('/api/peers')).body).toHaveProperty('peers');
+    expect((await api('/api/network/nodes')).body).toHaveProperty('relay');
+  });
 });
