@@ -16,11 +16,15 @@ import { availableParallelism, freemem, networkInterfaces, totalmem } from 'node
 import { renderUnicodeCompact } from 'uqr';
 import { limitsFor, type ResourceAllocation } from '../shared/resources/allocation.ts';
 import { createNodeVerifier } from './crypto/node-verifier.ts';
+import { HttpError } from './http/errors.ts';
+import { blockMinedData, createEventHub } from './http/events.ts';
+import { createMetrics } from './http/metrics.ts';
 import { createNetworkApi } from './http/network-api.ts';
+import { createRateLimiter, rateLimitByIp } from './http/rate-limit.ts';
 import { createTaskApi } from './http/task-api.ts';
 import { createRelayNode, type RelayNode } from './p2p/relay-node.ts';
 import { createInferencePool } from './pool/inference-pool.ts';
-import { createTaskService, type TaskService } from './tasks/task-service.ts';
+import { createTaskService, type TaskService, type TaskView } from './tasks/task-service.ts';
 import { createHttpApp } from './http/app.ts';
 import { createLogger } from './log.ts';
 import { ensureModelsBuilt } from './models/build.ts';
@@ -89,12 +93,33 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     });
   const pool = createInferencePool({ modelsDir, catalogue, limits: limitsOf(allocation) });
   await pool.start();
+  const accountLimiter = createRateLimiter({ limit: config.limits.perAccountPerMinute });
+  // Filled in once the HTTP server exists; task events go out through it.
+  let publish: (type: 'task_submitted' | 'task_completed', task: TaskView) => void = () => undefined;
   const tasks = createTaskService({
     ledger,
     pool,
     catalogue,
     signer: key.signer,
     verifier: createNodeVerifier(),
+    admit: (account) => {
+      const decision = accountLimiter.take(account);
+      if (!decision.ok) {
+        throw new HttpError(
+          429,
+          'rate-limited',
+          `too many tasks from this account; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`,
+        );
+      }
+    },
+    events: {
+      submitted: (task) => {
+        publish('task_submitted', task);
+      },
+      completed: (task) => {
+        publish('task_completed', task);
+      },
+    },
     onError: (error, task) => {
       log.warn({ err: error, task }, 'task attempt failed');
     },
@@ -125,6 +150,29 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     startedAt: Date.now(),
     maxBodyBytes: config.limits.maxBodyBytes,
   });
+  const events = createEventHub({ server });
+  publish = (type, task) => {
+    events.publish(type, task, { accounts: [task.requester] });
+  };
+  ledger.addEventListener('block', (event) => {
+    events.publish('block_mined', blockMinedData(event.detail));
+  });
+  p2p.addEventListener('peer:connect', (event) => {
+    events.publish('peer_connected', event.detail);
+  });
+  const metrics = createMetrics({
+    ledgerHeight: () => ledger.height,
+    tasksByState: () => {
+      const counts: Record<string, number> = {};
+      for (const task of tasks.list({ limit: 1000 })) counts[task.state] = (counts[task.state] ?? 0) + 1;
+      return counts;
+    },
+    p2pPeers: () => p2p.peers().length,
+    p2pReservations: () => p2p.reservations(),
+    eventClients: () => events.clients(),
+    eventSendsSkipped: () => events.skippedSends(),
+  });
+  api.use(rateLimitByIp(createRateLimiter({ limit: config.limits.perIpPerMinute })));
   api.use(createLedgerApi(ledger));
   api.use(createTaskApi(tasks));
   api.use(
@@ -138,11 +186,16 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         pool.resize(limitsOf(next));
         allocation = next;
         log.info({ allocation }, 'relay pool allocation changed');
+        events.publish('resource_updated', { allocation, pool: pool.stats() });
       },
       isReady: () => ready,
     }),
   );
-  server.on('request', createHttpApp({ log, modelsDir, api, isReady: () => ready }));
+  server.on(
+    'request',
+    createHttpApp({ log, modelsDir, api, isReady: () => ready, before: [metrics.middleware, metrics.router] }),
+  );
+  events.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
@@ -168,6 +221,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       // requests, libp2p stops, running tasks finish, the open ledger write
       // finishes and the database closes.
       ready = false;
+      await events.stop();
       await p2p.stop();
       const closed = new Promise<void>((resolve) => {
         server.close(() => {

@@ -21,12 +21,15 @@ export interface HttpAppInit {
   readonly isReady: () => boolean;
   /** Extra origins the page may connect to (the libp2p WebSocket listener). */
   readonly connectSources?: readonly string[];
+  /** Handlers that see every request first (metrics). */
+  readonly before?: readonly (express.RequestHandler | Router)[];
 }
 
 export function createHttpApp(init: HttpAppInit): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  for (const handler of init.before ?? []) app.use(handler);
   app.use(
     helmet({
       // Cross-origin isolation lets onnxruntime-web use WASM threads.

@@ -79,6 +79,8 @@ export interface TaskServiceInit {
   readonly maxResults?: number;
   readonly now?: () => number;
   readonly events?: Partial<TaskEvents>;
+  /** Called with the verified requester before anything is escrowed; throw to refuse (rate limits). */
+  readonly admit?: (requester: AccountId) => void;
   readonly onError?: (error: unknown, task: TaskId) => void;
 }
 
@@ -189,6 +191,7 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       const message = unwrap(readMessage(bytes, 'task', decodeTaskPayload, verifier));
       const existing = tasks.get(message.id as TaskId);
       if (existing) return { task: existing.view, created: false };
+      init.admit?.(message.signer);
       const p = message.payload;
       if (p.net !== ledger.network) throw new WrongNetworkError(`this relay is network ${ledger.network}`);
       unwrap(checkFreshness(p.ts, now()));

@@ -5,6 +5,7 @@
  * and the Merkle inclusion proof of the settlement; balances and the fee add up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { fromBase64Url, sha256Hex, toBase64Url } from '../../shared/encoding/bytes.ts';
 import { decodeEnvelope, encodeEnvelope, readMessage, signEnvelope } from '../../shared/envelope/envelope.ts';
 import type { AccountId, Hash, ModelId } from '../../shared/identity/ids.ts';
@@ -245,5 +246,43 @@ describe('tasks on the relay pool', () => {
     expect(stats.tasks.recent).toBeGreaterThanOrEqual(2);
     expect((await api('/api/peers')).body).toHaveProperty('peers');
     expect((await api('/api/network/nodes')).body).toHaveProperty('relay');
+  });
+
+  it('streams task and block events to a subscriber filtered by account, and exports metrics', async () => {
+    const socket = new WebSocket(`${relay.url.replace('http', 'ws')}/api/events?account=${alice.accountId}`);
+    const seen: { type: string; data: { id?: string; requester?: string } }[] = [];
+    socket.on('message', (data: Buffer) => {
+      seen.push(JSON.parse(data.toString()) as (typeof seen)[number]);
+    });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const languageId = modelOf('language-id');
+    const input = new TextEncoder().encode('Das Wetter ist heute sehr schön und warm.');
+    const mine = await api('/api/tasks', {
+      body: { task: toBase64Url(await signedTask(alice, languageId.id, input)), input: toBase64Url(input) },
+    });
+    const other = new TextEncoder().encode('El tren sale de la estación a las ocho.');
+    await api('/api/tasks', {
+      body: { task: toBase64Url(await signedTask(bob, languageId.id, other)), input: toBase64Url(other) },
+    });
+    const id = (mine.body.task as { id: string }).id;
+    await waitFor(async () =>
+      seen.some((e) => e.type === 'task_completed' && e.data.id === id) && seen.some((e) => e.type === 'block_mined')
+        ? true
+        : undefined,
+    );
+    socket.close();
+    expect(seen.some((e) => e.type === 'task_submitted' && e.data.id === id)).toBe(true);
+    // Bob's task is not Alice's business.
+    expect(seen.filter((e) => e.type.startsWith('task_')).every((e) => e.data.requester === alice.accountId)).toBe(
+      true,
+    );
+
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/acn_relay_ledger_height \d+/);
+    expect(metrics).toMatch(/acn_relay_http_request_duration_seconds_count\{[^}]*route="\/api\/tasks"/);
+    expect(metrics).toContain('acn_relay_tasks{state="settled"}');
   });
 });
