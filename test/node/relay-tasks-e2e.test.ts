@@ -268,10 +268,12 @@ describe('tasks on the relay pool', () => {
       body: { task: toBase64Url(await signedTask(bob, languageId.id, other)), input: toBase64Url(other) },
     });
     const id = (mine.body.task as { id: string }).id;
-    await waitFor(async () =>
-      seen.some((e) => e.type === 'task_completed' && e.data.id === id) && seen.some((e) => e.type === 'block_mined')
-        ? true
-        : undefined,
+    await waitFor(() =>
+      Promise.resolve(
+        seen.some((e) => e.type === 'task_completed' && e.data.id === id) && seen.some((e) => e.type === 'block_mined')
+          ? true
+          : undefined,
+      ),
     );
     socket.close();
     expect(seen.some((e) => e.type === 'task_submitted' && e.data.id === id)).toBe(true);
