@@ -1,8 +1,10 @@
 /**
- * Language identification (lande t50 as ONNX): on every runtime of the
- * platform the pipeline labels every fixture sentence correctly and agrees
- * with the stored reference (lande's own output); in Node the features and all
- * 50 probabilities are also compared with the lande library itself.
+ * Language identification (lande t50 as ONNX, computed in float32): on every
+ * runtime of the platform the pipeline labels every fixture sentence correctly
+ * and agrees with the stored reference (lande's own output) by the catalogue's
+ * tolerance (top label) and within float32 drift in probability; in Node the
+ * features and all 50 probabilities are also compared with the lande library
+ * itself.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCanonical } from '../../shared/encoding/canonical.ts';
@@ -19,6 +21,7 @@ import {
   languageIdFeatures,
   languageIdPipeline,
   type LanguageIdResult,
+  rankLanguages,
 } from '../../shared/models/tasks/language-id/index.ts';
 import { inBrowser, modelFile, modelOfKind, platformRuntimes } from '../support/models.ts';
 import fixture from './fixtures/language-id.json';
@@ -29,8 +32,13 @@ const sentences = fixture.sentences as readonly {
   readonly text: string;
   readonly reference: LanguageIdResult;
 }[];
-/** How closely the graph reproduces lande's probabilities. */
-const PROBABILITY_TOLERANCE: Tolerance = { measure: 'max-abs', value: 1e-5 };
+/**
+ * How closely the float32 graph reproduces lande's probabilities (toygrad sums
+ * in float64). Measured on all 61 fixture texts (sentences and probes): at
+ * most 6.2e-5 in onnxruntime-node and 4.1e-5 in onnxruntime-web (WASM). The
+ * model builder's self-check against lande uses the same bound.
+ */
+const PROBABILITY_TOLERANCE = { measure: 'max-abs', value: 1e-4 } as const satisfies Tolerance;
 
 const modelsOf = (main: ModelSession): PipelineModels => ({ main, sessions: {}, files: {} });
 
@@ -216,7 +224,7 @@ describe.skipIf(inBrowser)('language-id against the lande library (Node)', () =>
     }
   });
 
-  it('reproduces lande’s probabilities within 1e-5 on every runtime', async () => {
+  it('labels every text as lande does and reproduces its probabilities within float32 drift on every runtime', async () => {
     const batch = new Float32Array(texts().length * LANGUAGE_ID_FEATURES);
     texts().forEach((text, i) => {
       batch.set(languageIdFeatures(text), i * LANGUAGE_ID_FEATURES);
@@ -231,13 +239,15 @@ describe.skipIf(inBrowser)('language-id against the lande library (Node)', () =>
         const data = out[LANGUAGE_ID_OUTPUT]?.data as Float32Array;
         let maxDiff = 0;
         texts().forEach((text, i) => {
+          const row = data.subarray(i * L, (i + 1) * L);
+          expect(rankLanguages(row)[0]?.label, `${runtime.name}: ${text}`).toBe(lande(text)[0]?.[0]);
           for (const [label, p] of lande(text)) {
             const ours = data[i * L + LANGUAGE_ID_LABELS.indexOf(label as (typeof LANGUAGE_ID_LABELS)[number])];
             maxDiff = Math.max(maxDiff, Math.abs((ours ?? NaN) - p));
           }
         });
         console.info(`language-id ${runtime.name}: max |p - lande| ${maxDiff.toExponential(2)}`);
-        expect(maxDiff).toBeLessThanOrEqual(1e-5);
+        expect(maxDiff, runtime.name).toBeLessThanOrEqual(PROBABILITY_TOLERANCE.value);
       } finally {
         await session.release();
       }
@@ -253,6 +263,7 @@ describe.skipIf(inBrowser)('language-id against the lande library (Node)', () =>
           .slice(0, 5)
           .map(([label, p]) => ({ label, p }));
         const reference = { label: theirs[0]?.label, confidence: theirs[0]?.p, top: theirs } as LanguageIdResult;
+        expect(pipeline.agree(ours, reference, entry.tolerance), text).toBe(true);
         expect(pipeline.agree(ours, reference, PROBABILITY_TOLERANCE), text).toBe(true);
       }
     } finally {
