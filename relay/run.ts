@@ -24,6 +24,7 @@ import { createRateLimiter, rateLimitByIp } from './http/rate-limit.ts';
 import { createTaskApi } from './http/task-api.ts';
 import { createRelayNode, type RelayNode } from './p2p/relay-node.ts';
 import { createInferencePool } from './pool/inference-pool.ts';
+import { createScheduler } from './scheduler/scheduler.ts';
 import { createTaskService, type TaskService, type TaskView } from './tasks/task-service.ts';
 import { createHttpApp } from './http/app.ts';
 import { createLogger } from './log.ts';
@@ -93,12 +94,41 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     });
   const pool = createInferencePool({ modelsDir, catalogue, limits: limitsOf(allocation) });
   await pool.start();
+  // The HTTP(S) server exists before the app so that libp2p can share it:
+  // one origin serves the app, the API and browsers' libp2p connections.
+  const server = config.tls
+    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) })
+    : createHttpServer();
+  const p2p = await createRelayNode({
+    key,
+    host: config.host,
+    port: config.p2pPort,
+    httpServer: server,
+    maxReservations: config.p2p.maxReservations,
+    reservationTtl: config.p2p.reservationTtlMs,
+    maxConnections: config.p2p.maxConnections,
+    maxIncomingPendingConnections: config.p2p.maxIncomingPending,
+    inboundConnectionThreshold: config.p2p.inboundPerIpPerSecond,
+  });
+
+  const scheduler = createScheduler({
+    node: p2p,
+    verifier: createNodeVerifier(),
+    network: ledger.network,
+    reputation: (account) => ledger.account(account).reputation,
+    onError: (error) => {
+      log.warn({ err: error }, 'scheduler');
+    },
+  });
   const accountLimiter = createRateLimiter({ limit: config.limits.perAccountPerMinute });
-  // Filled in once the HTTP server exists; task events go out through it.
-  let publish: (type: 'task_submitted' | 'task_completed', task: TaskView) => void = () => undefined;
+  const events = createEventHub({ server });
+  const publish = (type: 'task_submitted' | 'task_completed', task: TaskView) => {
+    events.publish(type, task, { accounts: [task.requester] });
+  };
   const tasks = createTaskService({
     ledger,
     pool,
+    scheduler,
     catalogue,
     signer: key.signer,
     verifier: createNodeVerifier(),
@@ -127,33 +157,12 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const orphans = await tasks.refundOrphans();
   if (orphans > 0) log.warn({ refunded: orphans }, 'refunded escrows of tasks lost in an earlier run');
 
-  // The HTTP(S) server exists before the app so that libp2p can share it:
-  // one origin serves the app, the API and browsers' libp2p connections.
-  const server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) })
-    : createHttpServer();
-  const p2p = await createRelayNode({
-    key,
-    host: config.host,
-    port: config.p2pPort,
-    httpServer: server,
-    maxReservations: config.p2p.maxReservations,
-    reservationTtl: config.p2p.reservationTtlMs,
-    maxConnections: config.p2p.maxConnections,
-    maxIncomingPendingConnections: config.p2p.maxIncomingPending,
-    inboundConnectionThreshold: config.p2p.inboundPerIpPerSecond,
-  });
-
   const api = createApi({
     version: RELAY_VERSION,
     catalogue,
     startedAt: Date.now(),
     maxBodyBytes: config.limits.maxBodyBytes,
   });
-  const events = createEventHub({ server });
-  publish = (type, task) => {
-    events.publish(type, task, { accounts: [task.requester] });
-  };
   ledger.addEventListener('block', (event) => {
     events.publish('block_mined', blockMinedData(event.detail));
   });
@@ -203,6 +212,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   await p2p.start();
+  await scheduler.start();
   const url = `${config.tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   ready = true;
   log.info(
@@ -222,6 +232,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       // finishes and the database closes.
       ready = false;
       await events.stop();
+      await scheduler.stop();
       await p2p.stop();
       const closed = new Promise<void>((resolve) => {
         server.close(() => {

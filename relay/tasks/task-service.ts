@@ -24,6 +24,7 @@ import {
 import { canTransition, type TaskState } from '../../shared/tasks/task-state.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { InferencePool } from '../pool/inference-pool.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
 import { UnknownModelError } from '../pool/errors.ts';
 import {
   ForbiddenError,
@@ -69,6 +70,10 @@ export interface TaskEvents {
 export interface TaskServiceInit {
   readonly ledger: LedgerService;
   readonly pool: Pick<InferencePool, 'run'>;
+  /** Desktop workers connected over libp2p; without one every task runs on the pool. */
+  readonly scheduler?: Pick<Scheduler, 'pick' | 'dispatch' | 'workers'>;
+  /** How long a worker may take before the task goes elsewhere. Default 15 s. */
+  readonly workerTimeoutMs?: number;
   readonly catalogue: () => Promise<Catalogue>;
   /** The relay's key: it signs receipts for work on its pool. */
   readonly signer: Signer;
@@ -87,6 +92,8 @@ export interface TaskServiceInit {
 interface TaskRecord {
   view: TaskView;
   readonly message: SignedMessage<'task', TaskPayload>;
+  /** The encoded signed task, as the requester sent it. */
+  readonly bytes: Uint8Array;
   readonly input: Uint8Array;
   readonly entry: ModelEntry;
   output?: Uint8Array;
@@ -113,6 +120,7 @@ export function createTaskService(init: TaskServiceInit): TaskService {
   const now = init.now ?? Date.now;
   const maxAttempts = init.maxAttempts ?? 2;
   const maxResults = init.maxResults ?? 1000;
+  const workerTimeoutMs = init.workerTimeoutMs ?? 15_000;
   const tasks = new Map<TaskId, TaskRecord>();
   const running = new Set<Promise<void>>();
 
@@ -134,41 +142,83 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     return result.value;
   }
 
+  /** Runs the task on a staked desktop worker when one has the model, else on the relay's pool. */
+  async function runSomewhere(
+    task: TaskRecord,
+    failedWorkers: AccountId[],
+  ): Promise<{ output: Uint8Array; receipt: Uint8Array; outputHash: Hash; units: number; worker: AccountId }> {
+    const scheduler = init.scheduler;
+    if (scheduler) {
+      const unstaked = scheduler
+        .workers()
+        .filter((w) => ledger.account(w.account).stake < ledger.params.minWorkerStake)
+        .map((w) => w.account);
+      const worker = scheduler.pick(task.entry, { exclude: [...failedWorkers, ...unstaked] });
+      if (worker) {
+        move(task, 'assigned', { worker: worker.account });
+        move(task, 'running');
+        try {
+          const done = await scheduler.dispatch(worker, task.bytes, task.input, { timeoutMs: workerTimeoutMs });
+          return {
+            output: done.output,
+            receipt: done.receiptBytes,
+            outputHash: done.receipt.payload.output,
+            units: done.receipt.payload.units,
+            worker: worker.account,
+          };
+        } catch (error) {
+          failedWorkers.push(worker.account);
+          throw error;
+        }
+      }
+    }
+    move(task, 'assigned', { worker: signer.accountId });
+    move(task, 'running');
+    const result = await pool.run(task.entry.id, task.input);
+    const payload: ReceiptPayload = {
+      v: 1,
+      net: ledger.network,
+      task: task.view.id,
+      model: task.entry.id,
+      output: result.outputHash,
+      outputBytes: result.output.length,
+      units: result.units,
+      backend: result.backend,
+      runMs: Math.round(result.runMs),
+      ts: now(),
+    };
+    const receipt = encodeEnvelope(await signEnvelope(signer, 'receipt', payload));
+    return {
+      output: result.output,
+      receipt,
+      outputHash: result.outputHash,
+      units: result.units,
+      worker: signer.accountId,
+    };
+  }
+
   async function execute(task: TaskRecord): Promise<void> {
     const id = task.view.id;
+    const failedWorkers: AccountId[] = [];
     let lastError: unknown;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      move(task, 'assigned', { worker: signer.accountId });
-      move(task, 'running');
+    // Workers that fail do not count against the task: it then runs on the pool.
+    for (let attempt = 1; attempt <= maxAttempts + failedWorkers.length; attempt++) {
       try {
-        const result = await pool.run(task.entry.id, task.input);
-        const payload: ReceiptPayload = {
-          v: 1,
-          net: ledger.network,
-          task: id,
-          model: task.entry.id,
-          output: result.outputHash,
-          outputBytes: result.output.length,
-          units: result.units,
-          backend: result.backend,
-          runMs: Math.round(result.runMs),
-          ts: now(),
-        };
-        const receipt = encodeEnvelope(await signEnvelope(signer, 'receipt', payload));
-        task.output = result.output;
-        task.receipt = receipt;
-        move(task, 'completed', { outputHash: result.outputHash });
-        // The relay ran it itself: nothing to re-check before paying.
+        const ran = await runSomewhere(task, failedWorkers);
+        task.output = ran.output;
+        task.receipt = ran.receipt;
+        move(task, 'completed', { outputHash: ran.outputHash, worker: ran.worker });
+        // The scheduler checked the worker's signature, task, model and output hash.
         move(task, 'verified');
-        const price = Math.min(task.view.maxPrice, priceOf(task.entry, result.units));
-        const settled = unwrap(await ledger.submitSigned('tx/settle', { task: id, receipt, price }));
+        const price = Math.min(task.view.maxPrice, priceOf(task.entry, ran.units));
+        const settled = unwrap(await ledger.submitSigned('tx/settle', { task: id, receipt: ran.receipt, price }));
         move(task, 'settled', { settleTx: settled.id, price, finishedAt: now() });
         init.events?.completed?.(task.view);
         return;
       } catch (error) {
         lastError = error;
         init.onError?.(error, id);
-        if (task.view.state === 'running') move(task, 'pending');
+        if (task.view.state === 'running' || task.view.state === 'assigned') move(task, 'pending');
         if (isInputError(error)) break; // the same input will fail again
       }
     }
@@ -215,6 +265,7 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       const escrowed = unwrap(escrow);
       const task: TaskRecord = {
         message,
+        bytes,
         input,
         entry,
         view: {

@@ -1,0 +1,212 @@
+/**
+ * A desktop worker for scheduler tests, built straight from js-libp2p packages:
+ * it connects to the relay over WebSockets, sends signed adverts on
+ * `/acn/advert/1.0.0` and answers `/acn/task/1.0.0` with whatever `answer`
+ * returns (a real pipeline run and a signed receipt, garbage, or nothing).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { identify } from '@libp2p/identify';
+import type { Libp2p, PeerId } from '@libp2p/interface';
+import { webSockets } from '@libp2p/websockets';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { createOrtNodeRuntime } from '../../relay/inference/ort-node-runtime.ts';
+import {
+  ADVERT_PROTOCOL,
+  MAX_ADVERT_MESSAGE_BYTES,
+  MAX_TASK_MESSAGE_BYTES,
+  TASK_PROTOCOL,
+  messageChannel,
+  parseAdvertAnswer,
+  parseTaskRequest,
+  type AdvertAnswer,
+  type TaskRequest,
+} from '../../relay/scheduler/protocol.ts';
+import { sha256Hex } from '../../shared/encoding/bytes.ts';
+import { encodeEnvelope, readMessage, signEnvelope } from '../../shared/envelope/envelope.ts';
+import type { AccountId, Hash, ModelId, TaskId } from '../../shared/identity/ids.ts';
+import { createNobleSigner, type Signer } from '../../shared/identity/signer.ts';
+import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
+import type { ModelEntry } from '../../shared/models/catalogue.ts';
+import { loadPipelineModels, releasePipelineModels } from '../../shared/models/load-models.ts';
+import { pipelineFor } from '../../shared/models/tasks/registry.ts';
+import type { ReceiptPayload } from '../../shared/messages/receipt.ts';
+import { decodeTaskPayload, type TaskPayload } from '../../shared/messages/task.ts';
+import type { WorkerAdvertPayload } from '../../shared/messages/worker-advert.ts';
+
+/** What the worker answers a task with; `undefined` means never answer. */
+export type TaskAnswerer = (request: TaskRequest, signer: Signer) => Promise<unknown>;
+
+export interface SchedulerTestWorker {
+  readonly node: Libp2p;
+  readonly signer: Signer;
+  readonly account: AccountId;
+  /** Signs and sends an advert (defaults filled in) and returns the relay's answer. */
+  advertise(relay: PeerId, changes?: Partial<WorkerAdvertPayload>, tamper?: boolean): Promise<AdvertAnswer>;
+  stop(): Promise<void>;
+}
+
+export interface SchedulerTestWorkerInit {
+  readonly network: AccountId;
+  readonly relayAddr: Multiaddr;
+  readonly answer: TaskAnswerer;
+}
+
+export async function startSchedulerTestWorker(init: SchedulerTestWorkerInit): Promise<SchedulerTestWorker> {
+  const seed = new Uint8Array(randomBytes(32));
+  const signer = createNobleSigner(seed);
+  const node = await createLibp2p({
+    privateKey: await generateKeyPairFromSeed('Ed25519', seed),
+    addresses: { listen: [] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ enableKeepAlive: false })],
+    connectionMonitor: { enabled: false },
+    services: { identify: identify() },
+  });
+  const hung: (() => void)[] = [];
+  await node.handle(TASK_PROTOCOL, async (stream) => {
+    const channel = messageChannel(stream, MAX_TASK_MESSAGE_BYTES);
+    try {
+      const request = parseTaskRequest(await channel.read());
+      if (request === undefined) throw new Error('malformed task request');
+      const answer = await init.answer(request, signer);
+      if (answer === undefined) {
+        // Never answer: hold the stream until the relay gives up or the worker stops.
+        await new Promise<void>((resolve) => {
+          hung.push(resolve);
+          stream.addEventListener('close', () => {
+            resolve();
+          });
+        });
+        return;
+      }
+      await channel.write(answer);
+      await stream.close();
+    } catch (error) {
+      stream.abort(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
+  await node.dial(init.relayAddr);
+  let seq = 0;
+
+  return {
+    node,
+    signer,
+    account: signer.accountId,
+    async advertise(relay, changes = {}, tamper = false) {
+      const payload: WorkerAdvertPayload = {
+        v: 1,
+        net: init.network,
+        models: [],
+        backend: 'native',
+        allocation: {
+          preset: 'balanced',
+          cpu: 10,
+          ram: 15,
+          storage: 5,
+          gpu: 10,
+          pauseWhenHidden: false,
+          pauseOnBattery: false,
+        },
+        pricePerUnit: 1,
+        addrs: [],
+        seq: ++seq,
+        ts: Date.now(),
+        ...changes,
+      };
+      const envelope = await signEnvelope(signer, 'advert', payload);
+      const sig = envelope.sig.slice();
+      if (tamper) sig[0] = (sig[0] ?? 0) ^ 1;
+      const stream = await node.dialProtocol(relay, ADVERT_PROTOCOL);
+      const channel = messageChannel(stream, MAX_ADVERT_MESSAGE_BYTES);
+      await channel.writeBytes(encodeEnvelope({ ...envelope, sig }));
+      const answer = parseAdvertAnswer(await channel.read());
+      await stream.close();
+      if (answer === undefined) throw new Error('malformed advert answer');
+      return answer;
+    },
+    async stop() {
+      for (const resolve of hung.splice(0)) resolve();
+      await node.stop();
+    },
+  };
+}
+
+/** Signs a receipt for `task` as `signer`. */
+export async function signReceipt(
+  signer: Signer,
+  task: { id: TaskId; payload: TaskPayload },
+  output: Uint8Array,
+  changes: Partial<ReceiptPayload> = {},
+): Promise<Uint8Array> {
+  const payload: ReceiptPayload = {
+    v: 1,
+    net: task.payload.net,
+    task: task.id,
+    model: task.payload.model,
+    output: sha256Hex(output) as Hash,
+    outputBytes: output.length,
+    units: 1,
+    backend: 'native',
+    runMs: 1,
+    ts: Date.now(),
+    ...changes,
+  };
+  return encodeEnvelope(await signEnvelope(signer, 'receipt', payload));
+}
+
+/** A worker's task handler that runs `entry` on onnxruntime-node and signs the receipt. */
+export async function pipelineAnswerer(
+  entry: ModelEntry,
+  verifier: Ed25519Verifier,
+): Promise<{ answer: TaskAnswerer; release: () => Promise<void> }> {
+  const pipeline = pipelineFor(entry.pre);
+  if (pipeline === undefined) throw new Error(`no pipeline ${entry.pre}`);
+  const runtime = createOrtNodeRuntime();
+  const models = await loadPipelineModels(
+    runtime,
+    entry,
+    pipeline,
+    async (hash) => new Uint8Array(await readFile(`dist/models/${hash}`)),
+  );
+  return {
+    async answer(request, signer) {
+      const task = readMessage(request.task, 'task', decodeTaskPayload, verifier);
+      if (!task.ok) return { error: { code: task.error.code, message: task.error.message } };
+      if (sha256Hex(request.input) !== task.value.payload.input) {
+        return { error: { code: 'input-mismatch', message: 'the input does not match the task' } };
+      }
+      const input = pipeline.decodeInput(request.input);
+      if (!input.ok) return { error: { code: input.error.code, message: input.error.message } };
+      const started = performance.now();
+      const output = pipeline.encodeOutput(await pipeline.run(models, input.value));
+      const receipt = await signReceipt(signer, { id: task.value.id as TaskId, payload: task.value.payload }, output, {
+        units: pipeline.units(input.value),
+        runMs: Math.round(performance.now() - started),
+      });
+      return { receipt, output };
+    },
+    release: () => releasePipelineModels(models),
+  };
+}
+
+/** A signed task for `model` on `input`, from a fresh requester. */
+export async function signTestTask(network: AccountId, model: ModelId, input: Uint8Array): Promise<Uint8Array> {
+  const requester = createNobleSigner(new Uint8Array(randomBytes(32)));
+  const payload: TaskPayload = {
+    v: 1,
+    net: network,
+    model,
+    input: sha256Hex(input) as Hash,
+    inputBytes: input.length,
+    maxPrice: 100,
+    nonce: new Uint8Array(randomBytes(16)),
+    ts: Date.now(),
+  };
+  return encodeEnvelope(await signEnvelope(requester, 'task', payload));
+}
