@@ -46,7 +46,7 @@ async function startWorker(stake: boolean): Promise<SchedulerTestWorker> {
   const { multiaddrs } = (await api('/api/network/bootstrap')).body as { multiaddrs: string[] };
   const { answer, release } = await pipelineAnswerer(languageId, nobleVerifier);
   releases.push(release);
-  const worker = await startSchedulerTestWorker({ network, relayAddr: multiaddr(multiaddrs[0] as string), answer });
+  const worker = await startSchedulerTestWorker({ network, relayAddr: multiaddr(multiaddrs[0]), answer });
   workers.push(worker);
   await onboard(worker.signer);
   if (stake) {
