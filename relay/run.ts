@@ -5,7 +5,9 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RelayConfig } from './config.ts';
 import { createApi } from './http/api.ts';
 import { createLedgerApi } from './http/ledger-api.ts';
@@ -41,6 +43,9 @@ export interface RunningRelay {
   readonly p2p: RelayNode;
   stop(): Promise<void>;
 }
+
+/** Where `npm run build` puts the PWA; the relay serves it when it is there. */
+export const APP_DIR = fileURLToPath(new URL('../dist/app', import.meta.url));
 
 /** The ledger database inside the data directory. */
 export const LEDGER_FILE = 'ledger.sqlite';
@@ -202,7 +207,14 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   );
   server.on(
     'request',
-    createHttpApp({ log, modelsDir, api, isReady: () => ready, before: [metrics.middleware, metrics.router] }),
+    createHttpApp({
+      log,
+      modelsDir,
+      api,
+      isReady: () => ready,
+      before: [metrics.middleware, metrics.router],
+      ...(existsSync(join(APP_DIR, 'index.html')) ? { appDir: APP_DIR } : {}),
+    }),
   );
   events.start();
   await new Promise<void>((resolve, reject) => {

@@ -18,6 +18,7 @@ import { runCoreBench } from './core.ts';
 import type { ModelBenchRow } from './model-bench.ts';
 import { ensureModelsBuilt } from '../../relay/models/build.ts';
 import { measureSync, type Measurement } from './measure.ts';
+import { relaySection } from './relay.ts';
 
 const log = (line: string) => process.stderr.write(`  … ${line}\n`);
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -180,6 +181,9 @@ table('Protocol core — headless Chromium (WebCrypto)', browser);
 
 log('models');
 await modelSection();
+
+log('relay');
+await relaySection(log);
 
 log('relay verification path');
 const relay = await relayVerifyPath();
