@@ -5,22 +5,18 @@
  * (RGBA, not premultiplied). A phone makes one from a camera photo by drawing
  * it, scaled down, onto a canvas and taking `getImageData()` (RGBA).
  */
-import * as v from 'valibot';
-import { decodeCanonical, encodeCanonical } from '../../../encoding/canonical.ts';
-import { err, ok, type Result } from '../../../result.ts';
-import { InvalidModelInputError } from '../../errors.ts';
+import type { Result } from '../../../result.ts';
+import type { InvalidModelInputError } from '../../errors.ts';
+import { rasterFormat, type Raster } from '../image.ts';
 
 /** The largest width or height accepted, in pixels. Phones scale photos down before sending them. */
 export const MAX_CLASSIFY_IMAGE_SIDE = 1024;
 
-export interface ClassifyImage {
-  readonly width: number;
-  readonly height: number;
-  /** 1: grey; 3: RGB; 4: RGBA (not premultiplied; composited onto white before reading). */
-  readonly channels: 1 | 3 | 4;
-  /** `width * height * channels` bytes, row-major, channels interleaved. */
-  readonly data: Uint8Array;
-}
+/**
+ * An image to classify. `channels` is 1: grey; 3: RGB; 4: RGBA (not
+ * premultiplied; composited onto white before reading).
+ */
+export type ClassifyImage = Raster<1 | 3 | 4>;
 
 /** A grey image, one byte per pixel, row-major. */
 export interface GreyImage {
@@ -29,47 +25,15 @@ export interface GreyImage {
   readonly data: Uint8Array;
 }
 
-const side = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_CLASSIFY_IMAGE_SIDE));
-const imageSchema = v.strictObject({
-  width: side,
-  height: side,
-  channels: v.picklist([1, 3, 4] as const),
-  data: v.instance(Uint8Array),
-});
+const format = rasterFormat([1, 3, 4], MAX_CLASSIFY_IMAGE_SIDE);
 
-/** The encoding of the largest image plus room for the map around its pixels. */
-const MAX_ENCODED_BYTES = MAX_CLASSIFY_IMAGE_SIDE * MAX_CLASSIFY_IMAGE_SIDE * 4 + 64;
-
-export function encodeClassifyImage(image: ClassifyImage): Uint8Array {
-  return encodeCanonical({ width: image.width, height: image.height, channels: image.channels, data: image.data });
-}
+export const encodeClassifyImage: (image: ClassifyImage) => Uint8Array = format.encode;
 
 /** Decodes a task's input bytes into an image, checking every field and the byte count. Never throws. */
-export function decodeClassifyImage(bytes: Uint8Array): Result<ClassifyImage, InvalidModelInputError> {
-  if (!(bytes instanceof Uint8Array)) return err(new InvalidModelInputError('image: expected bytes'));
-  const decoded = decodeCanonical(bytes, { maxBytes: MAX_ENCODED_BYTES });
-  if (!decoded.ok) return err(new InvalidModelInputError(`image: ${decoded.error.message}`));
-  return checkClassifyImage(decoded.value);
-}
+export const decodeClassifyImage: (bytes: Uint8Array) => Result<ClassifyImage, InvalidModelInputError> = format.decode;
 
 /** Checks that a value is a well-formed {@link ClassifyImage}. Never throws. */
-export function checkClassifyImage(value: unknown): Result<ClassifyImage, InvalidModelInputError> {
-  const parsed = v.safeParse(imageSchema, value, { abortEarly: true });
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    return err(new InvalidModelInputError(`image${path ? `.${path}` : ''}: ${issue.message}`));
-  }
-  const { width, height, channels, data } = parsed.output;
-  if (data.length !== width * height * channels) {
-    return err(
-      new InvalidModelInputError(
-        `image: ${width}x${height}x${channels} needs ${width * height * channels} bytes, got ${data.length}`,
-      ),
-    );
-  }
-  return ok({ width, height, channels, data });
-}
+export const checkClassifyImage: (value: unknown) => Result<ClassifyImage, InvalidModelInputError> = format.check;
 
 /**
  * The image in grey: RGBA is first composited onto white, then RGB becomes

@@ -4,17 +4,18 @@
  * candidates. Pre-processing is in ./preprocess.ts; the ONNX graph maps the
  * 28x28 input to logits and the softmax is taken here, in float64.
  */
-import * as v from 'valibot';
-import { decodeCanonical, encodeCanonical } from '../../../encoding/canonical.ts';
-import { err, ok, type Result } from '../../../result.ts';
+import type { Result } from '../../../result.ts';
 import type { Tolerance } from '../../catalogue.ts';
-import { InvalidModelInputError } from '../../errors.ts';
+import type { InvalidModelInputError } from '../../errors.ts';
 import type { ModelPipeline, PipelineModels } from '../../pipeline.ts';
 import type { RunOptions } from '../../runtime.ts';
 import { float32Tensor } from '../../tensor.ts';
+import { classification, softmax, type Candidate, type ClassificationResult } from '../classification.ts';
 import { decodeClassifyImage, encodeClassifyImage, type ClassifyImage } from './image.ts';
 import { CLOTHING_LABELS, type ClothingLabel } from './labels.ts';
 import { CLOTHING_PIXELS, CLOTHING_SIDE, prepareClothing } from './preprocess.ts';
+
+export { softmax };
 
 /** How many candidates a result lists. */
 export const CLOTHING_TOP = 3;
@@ -22,50 +23,12 @@ export const CLOTHING_TOP = 3;
 export const CLOTHING_INPUT = 'image';
 export const CLOTHING_OUTPUT = 'logits';
 
-export interface ClothingCandidate {
-  readonly label: ClothingLabel;
-  readonly p: number;
-}
+export type ClothingCandidate = Candidate<ClothingLabel>;
 
-export interface ClothingResult {
-  /** The most likely class. */
-  readonly label: ClothingLabel;
-  /** Its probability. */
-  readonly confidence: number;
-  /** The {@link CLOTHING_TOP} most likely classes, most likely first. */
-  readonly top: readonly ClothingCandidate[];
-}
+/** The most likely class, its probability and the {@link CLOTHING_TOP} most likely classes, most likely first. */
+export type ClothingResult = ClassificationResult<ClothingLabel>;
 
-const probability = v.pipe(v.number(), v.minValue(0), v.maxValue(1));
-const resultSchema = v.pipe(
-  v.strictObject({
-    label: v.picklist(CLOTHING_LABELS),
-    confidence: probability,
-    top: v.pipe(
-      v.array(v.strictObject({ label: v.picklist(CLOTHING_LABELS), p: probability })),
-      v.minLength(1),
-      v.maxLength(CLOTHING_TOP),
-    ),
-  }),
-  v.check(
-    (r) =>
-      r.top[0]?.label === r.label &&
-      r.top[0].p === r.confidence &&
-      new Set(r.top.map((c) => c.label)).size === r.top.length &&
-      r.top.every((c, i) => i === 0 || c.p <= (r.top[i - 1] as ClothingCandidate).p),
-    'top must list distinct labels, most likely first, starting with label and confidence',
-  ),
-);
-
-/** Softmax of one row of logits, in float64 (the largest logit is subtracted first). */
-export function softmax(logits: ArrayLike<number>): Float64Array {
-  const values = Array.from(logits);
-  const max = Math.max(...values);
-  const out = Float64Array.from(values, (l) => Math.exp(l - max));
-  let sum = 0;
-  for (const e of out) sum += e;
-  return out.map((e) => e / sum);
-}
+const results = classification('clothing', CLOTHING_LABELS, CLOTHING_TOP);
 
 /**
  * The result for one row of ten logits: softmax, then the three most likely
@@ -77,32 +40,7 @@ export function classifyLogits(logits: ArrayLike<number>): ClothingResult {
     throw new TypeError(`clothing model must give ${CLOTHING_LABELS.length} logits, got ${logits.length}`);
   }
   if (!Array.from(logits).every(Number.isFinite)) throw new TypeError('clothing model output is not finite');
-  const top = Array.from(softmax(logits), (p, index) => ({ label: CLOTHING_LABELS[index] as ClothingLabel, p, index }))
-    .sort((a, b) => b.p - a.p || a.index - b.index)
-    .slice(0, CLOTHING_TOP)
-    .map(({ label, p }) => ({ label, p }));
-  const best = top[0] as ClothingCandidate;
-  return { label: best.label, confidence: best.p, top };
-}
-
-/** The largest difference between two results' probabilities, over every label either lists. */
-function maxAbsDifference(a: ClothingResult, b: ClothingResult): number {
-  // A label missing from a result's top list has a probability of at most its last listed one.
-  const bound = (r: ClothingResult): number => r.top.at(-1)?.p ?? 0;
-  const pOf = (r: ClothingResult, label: ClothingLabel): { readonly p: number; readonly exact: boolean } => {
-    const found = r.top.find((c) => c.label === label);
-    return found ? { p: found.p, exact: true } : { p: bound(r), exact: false };
-  };
-  let max = Math.abs(a.confidence - b.confidence);
-  for (const label of new Set([...a.top, ...b.top].map((c) => c.label))) {
-    const pa = pOf(a, label);
-    const pb = pOf(b, label);
-    if (pa.exact && pb.exact) max = Math.max(max, Math.abs(pa.p - pb.p));
-    // Only the exact one can be compared: it must not exceed the other's bound by more than the tolerance.
-    else if (pa.exact) max = Math.max(max, pa.p - pb.p);
-    else if (pb.exact) max = Math.max(max, pb.p - pa.p);
-  }
-  return max;
+  return results.result(softmax(logits));
 }
 
 export const clothingPipeline: ModelPipeline<ClassifyImage, ClothingResult> = {
@@ -133,36 +71,14 @@ export const clothingPipeline: ModelPipeline<ClassifyImage, ClothingResult> = {
   },
 
   encodeOutput(output: ClothingResult): Uint8Array {
-    return encodeCanonical({
-      label: output.label,
-      confidence: output.confidence,
-      top: output.top.map((c) => ({ label: c.label, p: c.p })),
-    });
+    return results.encodeOutput(output);
   },
 
   decodeOutput(bytes: Uint8Array): Result<ClothingResult, InvalidModelInputError> {
-    const decoded = decodeCanonical(bytes, { maxBytes: 1024 });
-    if (!decoded.ok) return err(new InvalidModelInputError(`clothing output: ${decoded.error.message}`));
-    const parsed = v.safeParse(resultSchema, decoded.value);
-    if (!parsed.success) {
-      return err(new InvalidModelInputError(`clothing output: ${parsed.issues.map((i) => i.message).join('; ')}`));
-    }
-    return ok(parsed.output);
+    return results.decodeOutput(bytes);
   },
 
   agree(a: ClothingResult, b: ClothingResult, tolerance: Tolerance): boolean {
-    switch (tolerance.measure) {
-      case 'top1':
-        return a.label === b.label;
-      case 'max-abs':
-        return a.label === b.label && maxAbsDifference(a, b) <= tolerance.value;
-      case 'text':
-        return (
-          a.label === b.label &&
-          a.confidence === b.confidence &&
-          a.top.length === b.top.length &&
-          a.top.every((c, i) => c.label === b.top[i]?.label && c.p === b.top[i].p)
-        );
-    }
+    return results.agree(a, b, tolerance);
   },
 };

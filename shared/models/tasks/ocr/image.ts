@@ -5,22 +5,15 @@
  * pipeline needs: flattening onto white, cropping, turning by 180 degrees
  * and resizing (bilinear) into a normalised NCHW tensor.
  */
-import * as v from 'valibot';
-import { decodeCanonical, encodeCanonical } from '../../../encoding/canonical.ts';
-import { err, ok, type Result } from '../../../result.ts';
-import { InvalidModelInputError } from '../../errors.ts';
+import type { Result } from '../../../result.ts';
+import type { InvalidModelInputError } from '../../errors.ts';
+import { rasterFormat, type Raster } from '../image.ts';
 
 /** The largest width or height accepted, in pixels. */
 export const MAX_IMAGE_SIDE = 4096;
 
-export interface RasterImage {
-  readonly width: number;
-  readonly height: number;
-  /** 3: RGB; 4: RGBA (not premultiplied; composited onto white before reading). */
-  readonly channels: 3 | 4;
-  /** `width * height * channels` bytes, row-major, channels interleaved. */
-  readonly data: Uint8Array;
-}
+/** An OCR input image. `channels` is 3: RGB; 4: RGBA (not premultiplied; composited onto white before reading). */
+export type RasterImage = Raster<3 | 4>;
 
 /** An RGB image, 3 interleaved bytes per pixel: what the pipeline works on. */
 export interface Rgb {
@@ -29,46 +22,15 @@ export interface Rgb {
   readonly data: Uint8Array;
 }
 
-const side = v.pipe(v.number(), v.safeInteger(), v.minValue(1), v.maxValue(MAX_IMAGE_SIDE));
-const imageSchema = v.strictObject({
-  width: side,
-  height: side,
-  channels: v.picklist([3, 4] as const),
-  data: v.instance(Uint8Array),
-});
+const format = rasterFormat([3, 4], MAX_IMAGE_SIDE);
 
-/** The encoding of the largest image plus room for the map around its pixels. */
-const MAX_ENCODED_BYTES = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE * 4 + 64;
-
-export function encodeImage(image: RasterImage): Uint8Array {
-  return encodeCanonical({ width: image.width, height: image.height, channels: image.channels, data: image.data });
-}
+export const encodeImage: (image: RasterImage) => Uint8Array = format.encode;
 
 /** Decodes a task's input bytes into an image, checking every field and the pixel count. Never throws. */
-export function decodeImage(bytes: Uint8Array): Result<RasterImage, InvalidModelInputError> {
-  const decoded = decodeCanonical(bytes, { maxBytes: MAX_ENCODED_BYTES });
-  if (!decoded.ok) return err(new InvalidModelInputError(`image: ${decoded.error.message}`));
-  return checkImage(decoded.value);
-}
+export const decodeImage: (bytes: Uint8Array) => Result<RasterImage, InvalidModelInputError> = format.decode;
 
 /** Checks that a value is a well-formed {@link RasterImage}. Never throws. */
-export function checkImage(value: unknown): Result<RasterImage, InvalidModelInputError> {
-  const parsed = v.safeParse(imageSchema, value, { abortEarly: true });
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    return err(new InvalidModelInputError(`image${path ? `.${path}` : ''}: ${issue.message}`));
-  }
-  const { width, height, channels, data } = parsed.output;
-  if (data.length !== width * height * channels) {
-    return err(
-      new InvalidModelInputError(
-        `image: ${width}x${height}x${channels} needs ${width * height * channels} bytes, got ${data.length}`,
-      ),
-    );
-  }
-  return ok({ width, height, channels, data });
-}
+export const checkImage: (value: unknown) => Result<RasterImage, InvalidModelInputError> = format.check;
 
 /** The image as RGB; RGBA pixels are composited onto white (integer arithmetic, so every runner gets the same bytes). */
 export function toRgb(image: RasterImage): Rgb {
