@@ -13,3 +13,9 @@ export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
 export function err<E extends Error>(error: E): { readonly ok: false; readonly error: E } {
   return { ok: false, error };
 }
+
+/** The value of a Result, or its typed error thrown: for callers whose errors are answered in one place (the relay's HTTP layer). */
+export function unwrap<T, E extends Error>(result: Result<T, E>): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}

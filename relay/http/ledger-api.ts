@@ -9,6 +9,7 @@ import { accountIdFromPublicKey, parseAccountId, parseTxId } from '../../shared/
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import { HttpError } from './errors.ts';
 import { b64, base64Bytes, readBody } from './wire.ts';
+import { unwrap } from '../../shared/result.ts';
 
 const onboardSchema = v.strictObject({
   publicKey: base64Bytes(32),
@@ -21,10 +22,6 @@ const onboardSchema = v.strictObject({
 const txSchema = v.strictObject({ tx: base64Bytes(MAX_ENVELOPE_BYTES) });
 
 /** Throws the typed error of a failed Result. */
-function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
-  if (!result.ok) throw result.error;
-  return result.value;
-}
 
 export function createLedgerApi(ledger: LedgerService): Router {
   const api = express.Router();

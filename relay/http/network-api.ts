@@ -8,6 +8,7 @@ import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { RelayNode } from '../p2p/relay-node.ts';
 import type { InferencePool } from '../pool/inference-pool.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import { unwrap } from '../../shared/result.ts';
 
 export interface NetworkApiInit {
   readonly p2p: Pick<RelayNode, 'peers' | 'multiaddrs' | 'reservations' | 'peerId'>;
@@ -19,11 +20,6 @@ export interface NetworkApiInit {
   /** Applies a new allocation to the pool at once (no restart). */
   readonly setAllocation: (allocation: ResourceAllocation) => void;
   readonly isReady: () => boolean;
-}
-
-function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
-  if (!result.ok) throw result.error;
-  return result.value;
 }
 
 export function createNetworkApi(init: NetworkApiInit): Router {

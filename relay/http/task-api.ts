@@ -10,17 +10,13 @@ import { MAX_TASK_INPUT_BYTES } from '../../shared/messages/task.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { HttpError } from './errors.ts';
 import { b64, base64Bytes, readBody } from './wire.ts';
+import { unwrap } from '../../shared/result.ts';
 
 const submitSchema = v.strictObject({
   task: base64Bytes(MAX_ENVELOPE_BYTES),
   input: base64Bytes(MAX_TASK_INPUT_BYTES),
 });
 const cancelSchema = v.strictObject({ cancel: base64Bytes(MAX_ENVELOPE_BYTES) });
-
-function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
-  if (!result.ok) throw result.error;
-  return result.value;
-}
 
 export function createTaskApi(tasks: TaskService): Router {
   const api = express.Router();

@@ -33,6 +33,7 @@ import {
   PriceTooLowError,
   UnknownTaskError,
 } from './errors.ts';
+import { unwrap } from '../../shared/result.ts';
 
 /** What the API shows of a task. */
 export interface TaskView {
@@ -135,11 +136,6 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       throw new Error(`internal: task ${task.view.id} cannot go from ${task.view.state} to ${state}`);
     }
     task.view = { ...task.view, ...changes, state };
-  }
-
-  function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: Error }): T {
-    if (!result.ok) throw result.error;
-    return result.value;
   }
 
   /** Runs the task on a staked desktop worker when one has the model, else on the relay's pool. */
