@@ -3,10 +3,10 @@
  * onnxruntime's WASM, health endpoints, the REST API under /api and one error
  * handler that turns every failure into `{ error: { code, message } }`.
  */
-import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
+import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { HttpError, toHttpError } from './errors.ts';
+import { errorHandler, HttpError } from './errors.ts';
 import { appFiles, modelFiles, onnxRuntimeFiles } from './static.ts';
 
 export interface HttpAppInit {
@@ -69,15 +69,10 @@ export function createHttpApp(init: HttpAppInit): Express {
   app.use('/ort', onnxRuntimeFiles());
   if (init.appDir !== undefined) app.use(appFiles(init.appDir));
 
-  const onError: ErrorRequestHandler = (error: unknown, req, res, next) => {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
-    const { status, body } = toHttpError(error);
-    if (status >= 500) init.log.error({ err: error, url: req.originalUrl }, 'request failed');
-    res.status(status).json(body);
-  };
-  app.use(onError);
+  app.use(
+    errorHandler((error, req) => {
+      init.log.error({ err: error, url: req.originalUrl }, 'request failed');
+    }),
+  );
   return app;
 }

@@ -3,6 +3,7 @@
  * leaves as `{ error: { code, message } }`. Nothing else in the relay picks
  * status codes for failures.
  */
+import type { ErrorRequestHandler, Request } from 'express';
 import { AcnError } from '../../shared/errors.ts';
 import { LedgerServiceError } from '../ledger/errors.ts';
 import { InferencePoolError } from '../pool/errors.ts';
@@ -106,5 +107,23 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
   return {
     status: 500,
     body: { error: { code: 'internal', message: 'internal error; the relay logged the details' } },
+  };
+}
+
+/**
+ * The express error handler: answers with {@link toHttpError}'s status and
+ * body, and hands 5xx errors to `onServerError` (the relay logs them).
+ */
+export function errorHandler(
+  onServerError: (error: unknown, req: Request) => void = () => undefined,
+): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const { status, body } = toHttpError(error);
+    if (status >= 500) onServerError(error, req);
+    res.status(status).json(body);
   };
 }

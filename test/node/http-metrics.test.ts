@@ -4,10 +4,10 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpError, toHttpError } from '../../relay/http/errors.ts';
+import { errorHandler, HttpError } from '../../relay/http/errors.ts';
 import { createMetrics, type RelayMetrics } from '../../relay/http/metrics.ts';
 
 let server: Server | undefined;
@@ -29,15 +29,7 @@ async function serve(metrics: RelayMetrics): Promise<string> {
     throw new HttpError(429, 'rate-limited', 'slow down');
   });
   app.use('/api', api);
-  const onError: ErrorRequestHandler = (error: unknown, _req, res, next) => {
-    if (res.headersSent) {
-      next(error);
-      return;
-    }
-    const { status, body } = toHttpError(error);
-    res.status(status).json(body);
-  };
-  app.use(onError);
+  app.use(errorHandler());
   const listening = app.listen(0, '127.0.0.1');
   server = listening;
   await new Promise((resolve) => listening.once('listening', resolve));

@@ -4,9 +4,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import express, { type ErrorRequestHandler } from 'express';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toHttpError } from '../../relay/http/errors.ts';
+import { errorHandler } from '../../relay/http/errors.ts';
 import {
   createRateLimiter,
   enforceRateLimit,
@@ -137,15 +137,7 @@ describe('rate-limit middleware', () => {
       res.status(202).json({ accepted: true });
     });
     app.use('/api', api);
-    const onError: ErrorRequestHandler = (error: unknown, _req, res, next) => {
-      if (res.headersSent) {
-        next(error);
-        return;
-      }
-      const { status, body } = toHttpError(error);
-      res.status(status).json(body);
-    };
-    app.use(onError);
+    app.use(errorHandler());
     return app;
   }
 
