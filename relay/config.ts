@@ -52,7 +52,12 @@ export interface RelayConfig {
     readonly perAccountPerMinute: number;
   };
   readonly logLevel: LogLevel;
+  /** `auto`: build the app at start when dist/app is missing or stale; `skip`: serve whatever is there. */
+  readonly appBuild: AppBuildMode;
 }
+
+export const APP_BUILD_MODES = ['auto', 'skip'] as const;
+export type AppBuildMode = (typeof APP_BUILD_MODES)[number];
 
 const int =
   (name: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -135,6 +140,10 @@ export function relayOptions(): Option[] {
       .default(600)
       .argParser(int('rate per account', 1)),
     new Option('--log-level <level>', 'log level').env('ACN_LOG_LEVEL').choices(LOG_LEVELS).default('info'),
+    new Option('--app-build <mode>', 'build the app at start when missing or stale (auto), or never (skip)')
+      .env('ACN_APP_BUILD')
+      .choices(APP_BUILD_MODES)
+      .default('auto'),
   ];
 }
 
@@ -160,6 +169,7 @@ interface ParsedOptions {
   rateIp: number;
   rateAccount: number;
   logLevel: LogLevel;
+  appBuild: AppBuildMode;
 }
 
 /** Builds the typed config from commander's parsed options. Throws InvalidArgumentError on inconsistent ones. */
@@ -196,6 +206,7 @@ export function toRelayConfig(options: ParsedOptions): RelayConfig {
     },
     limits: { maxBodyBytes: options.maxBody, perIpPerMinute: options.rateIp, perAccountPerMinute: options.rateAccount },
     logLevel: options.logLevel,
+    appBuild: options.appBuild,
   };
 }
 

@@ -166,6 +166,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     version: RELAY_VERSION,
     catalogue,
     startedAt: Date.now(),
+    relay: { accountId: key.accountId, publicKey: key.signer.publicKey },
     maxBodyBytes: config.limits.maxBodyBytes,
   });
   ledger.addEventListener('block', (event) => {

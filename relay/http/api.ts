@@ -4,12 +4,16 @@
  * app's error handler turns into `{ error: { code, message } }`.
  */
 import express, { type Router } from 'express';
+import { toBase64Url } from '../../shared/encoding/bytes.ts';
+import type { AccountId } from '../../shared/identity/ids.ts';
 import type { Catalogue } from '../../shared/models/catalogue.ts';
 
 export interface ApiInit {
   readonly version: string;
   readonly catalogue: () => Promise<Catalogue>;
   readonly startedAt: number;
+  /** The relay's key: clients compare it with the key they pinned from the join URL. */
+  readonly relay: { readonly accountId: AccountId; readonly publicKey: Uint8Array };
   /** Largest JSON body in bytes. */
   readonly maxBodyBytes: number;
 }
@@ -17,9 +21,14 @@ export interface ApiInit {
 export function createApi(init: ApiInit): Router {
   const api = express.Router();
   api.use(express.json({ limit: init.maxBodyBytes }));
+  const relayPublicKey = toBase64Url(init.relay.publicKey);
 
   api.get('/status', (_req, res) => {
-    res.json({ version: init.version, uptimeSeconds: Math.round((Date.now() - init.startedAt) / 1000) });
+    res.json({
+      version: init.version,
+      uptimeSeconds: Math.round((Date.now() - init.startedAt) / 1000),
+      relay: { account: init.relay.accountId, publicKey: relayPublicKey },
+    });
   });
 
   api.get('/models', async (_req, res) => {

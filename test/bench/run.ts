@@ -19,6 +19,8 @@ import type { ModelBenchRow } from './model-bench.ts';
 import { ensureModelsBuilt } from '../../relay/models/build.ts';
 import { measureSync, type Measurement } from './measure.ts';
 import { relaySection } from './relay.ts';
+import { appSection } from './app.ts';
+import { webrtcSection } from './webrtc.ts';
 
 const log = (line: string) => process.stderr.write(`  … ${line}\n`);
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -62,6 +64,7 @@ async function nodeCore(): Promise<Measurement[]> {
 async function inChromium(path: string, key: 'benchResult' | 'modelBench'): Promise<unknown> {
   const server = await createServer({
     configFile: 'vite.config.ts',
+    mode: 'bench',
     root: process.cwd(),
     logLevel: 'error',
     server: {
@@ -171,22 +174,43 @@ async function relayVerifyPath(): Promise<{ rows: Measurement[]; ratio: number }
   return { rows: [baseline, ours], ratio: ours.opsPerSec / baseline.opsPerSec };
 }
 
-log('core benchmarks in Node');
-const node = await nodeCore();
-table('Protocol core — Node ' + process.version, node);
+// `npm run bench -- relay app` runs only those sections; no argument runs them all.
+const SECTIONS = ['core', 'models', 'relay', 'app', 'webrtc'] as const;
+const wanted = process.argv.slice(2);
+const runs = (section: (typeof SECTIONS)[number]) => wanted.length === 0 || wanted.includes(section);
 
-log('core benchmarks in headless Chromium');
-const browser = await browserCore();
-table('Protocol core — headless Chromium (WebCrypto)', browser);
+if (runs('core')) {
+  log('core benchmarks in Node');
+  const node = await nodeCore();
+  table('Protocol core — Node ' + process.version, node);
 
-log('models');
-await modelSection();
+  log('core benchmarks in headless Chromium');
+  const browser = await browserCore();
+  table('Protocol core — headless Chromium (WebCrypto)', browser);
+}
 
-log('relay');
-await relaySection(log);
+if (runs('models')) {
+  log('models');
+  await modelSection();
+}
 
-log('relay verification path');
-const relay = await relayVerifyPath();
-table('Relay verification path (one core)', relay.rows);
-const pct = (relay.ratio * 100).toFixed(1);
-console.log(`\nrelay verify path / node:crypto = ${pct}% (target >= 90%): ${relay.ratio >= 0.9 ? 'PASS' : 'FAIL'}`);
+if (runs('relay')) {
+  log('relay');
+  await relaySection(log);
+
+  log('relay verification path');
+  const relay = await relayVerifyPath();
+  table('Relay verification path (one core)', relay.rows);
+  const pct = (relay.ratio * 100).toFixed(1);
+  console.log(`\nrelay verify path / node:crypto = ${pct}% (target >= 90%): ${relay.ratio >= 0.9 ? 'PASS' : 'FAIL'}`);
+}
+
+if (runs('webrtc')) {
+  log('WebRTC between browsers');
+  await webrtcSection(log);
+}
+
+if (runs('app')) {
+  log('light client');
+  await appSection(log);
+}

@@ -11,6 +11,12 @@ import type { Readable } from 'node:stream';
 
 export interface RelayProcess {
   readonly url: string;
+  /** The join URL a phone opens (`<url>/#relay=<relay account>`). */
+  readonly joinUrl: string;
+  /** The relay's account id (its libp2p peer id). */
+  readonly relayAccount: string;
+  /** The relay's libp2p addresses from its banner, each ending in `/p2p/<relay account>`. */
+  readonly libp2pAddrs: readonly string[];
   readonly dataDir: string;
   readonly child: ChildProcessByStdio<null, Readable, Readable>;
   /** Sends SIGTERM and waits for the exit code. */
@@ -38,6 +44,9 @@ export async function startRelayProcess(
       dataDir,
       '--log-level',
       'warn',
+      // The vitest global setup builds the app once; relays started by tests never build it.
+      '--app-build',
+      'skip',
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -46,16 +55,25 @@ export async function startRelayProcess(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  let url = '';
+  let joinUrl = '';
+  const libp2pAddrs: string[] = [];
+  const banner = await new Promise<{ url: string; joinUrl: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`relay did not start within ${options.timeoutMs ?? 60_000} ms:\n${stderr}`));
     }, options.timeoutMs ?? 60_000);
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      const match = /^\s+local:\s+(https?:\/\/127\.0\.0\.1:\d+)\s*$/.exec(line);
-      if (match?.[1]) {
+      const local = /^\s+local:\s+(https?:\/\/127\.0\.0\.1:\d+)\s*$/.exec(line);
+      if (local?.[1]) url = local[1];
+      const join = /^\s+join:\s+(\S+)\s*$/.exec(line);
+      if (join?.[1]) joinUrl = join[1];
+      const libp2p = /^\s+libp2p:\s+(\S+)\s*$/.exec(line);
+      if (libp2p?.[1]) libp2pAddrs.push(libp2p[1]);
+      // `data:` follows the libp2p lines in the banner.
+      if (/^\s+data:\s/.test(line) && url !== '' && joinUrl !== '') {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve({ url, joinUrl });
       }
     });
     child.once('exit', (code) => {
@@ -64,7 +82,10 @@ export async function startRelayProcess(
     });
   });
   return {
-    url,
+    url: banner.url,
+    joinUrl: banner.joinUrl,
+    relayAccount: banner.joinUrl.replace(/^.*#relay=/, ''),
+    libp2pAddrs,
     dataDir,
     child,
     stop(signal = 'SIGTERM') {

@@ -1,0 +1,124 @@
+/**
+ * A module Web Worker that runs one catalogue model on the device: fetches
+ * the model's files through the model store (Cache Storage, resumable
+ * downloads, hash checks), loads them in onnxruntime-web (WebGPU when there
+ * is an adapter, else WASM), runs the entry's pipeline from shared/models
+ * and posts the canonical output bytes, one request at a time.
+ *
+ * The worker keeps onnxruntime initialised and the last model loaded, so the
+ * next task on the same model starts at once; run-locally.ts keeps an idle
+ * worker for a while for that reason, and terminates it on cancel (which
+ * stops the run at once and frees onnxruntime's memory with the worker).
+ */
+import type { Hash } from '../../shared/identity/ids.ts';
+import type { PipelineModels } from '../../shared/models/pipeline.ts';
+import type { InferenceRuntime } from '../../shared/models/runtime.ts';
+import type { ModelEntry } from '../../shared/models/catalogue.ts';
+import { InvalidModelError } from '../../shared/models/errors.ts';
+import { loadPipelineModels, releasePipelineModels } from '../../shared/models/load-models.ts';
+import { pipelineFor } from '../../shared/models/tasks/registry.ts';
+import type { Backend } from '../../shared/messages/receipt.ts';
+import { createModelStore } from '../models/model-store.ts';
+import { createOrtWebRuntime } from './ort-web-runtime.ts';
+
+/** Page to worker: run `entry` on `input`. */
+export interface LocalRunRequest {
+  readonly entry: ModelEntry;
+  readonly input: Uint8Array;
+  /** Absolute URL models are fetched from by hash (`<relay>/models/`). */
+  readonly modelBaseUrl: string;
+  /** Absolute URL of onnxruntime-web's wasm files (`<relay>/ort/`). */
+  readonly ortBaseUrl: string;
+  /** WASM threads and WebGPU use: fixed by the worker's first request (onnxruntime initialises once). */
+  readonly threads: number;
+  readonly webgpu: boolean;
+}
+
+/** Worker to page. */
+export type LocalRunMessage =
+  | {
+      readonly type: 'download';
+      readonly hash: Hash;
+      /** Bytes of all the entry's files downloaded so far, and their total. */
+      readonly loaded: number;
+      readonly total: number;
+      readonly bytesPerSecond: number;
+    }
+  | {
+      readonly type: 'result';
+      readonly output: Uint8Array;
+      readonly backend: Backend;
+      readonly ms: number;
+      readonly loadMs: number;
+    }
+  | { readonly type: 'error'; readonly name: string; readonly code: string | undefined; readonly message: string };
+
+// This file runs in a DedicatedWorkerGlobalScope; web/ is typed with the DOM's globals.
+const scope = globalThis as unknown as {
+  postMessage(message: LocalRunMessage, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<LocalRunRequest>) => void) | null;
+};
+
+scope.onmessage = ({ data }) => {
+  run(data).then(
+    (result) => {
+      scope.postMessage(result, [result.output.buffer as ArrayBuffer]);
+    },
+    (error: unknown) => {
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      const code = (error as { code?: unknown } | undefined)?.code;
+      scope.postMessage({ type: 'error', name, code: typeof code === 'string' ? code : undefined, message });
+    },
+  );
+};
+
+let runtime: Promise<InferenceRuntime> | undefined;
+/** The last model loaded, kept for the next task on it. */
+let loaded: { readonly id: Hash; readonly models: PipelineModels } | undefined;
+
+async function run(request: LocalRunRequest): Promise<LocalRunMessage & { type: 'result' }> {
+  const { entry } = request;
+  const pipeline = pipelineFor(entry.pre);
+  if (!pipeline) throw new InvalidModelError(`this app has no pipeline ${entry.pre} for ${entry.name}`);
+  const input = pipeline.decodeInput(request.input);
+  if (!input.ok) throw input.error;
+
+  const loadStarted = performance.now();
+  runtime ??= createOrtWebRuntime({
+    wasmPaths: request.ortBaseUrl,
+    numThreads: request.threads,
+    webgpu: request.webgpu,
+  });
+  const ort = await runtime;
+  if (loaded?.id !== entry.id) {
+    const previous = loaded;
+    loaded = undefined;
+    if (previous) await releasePipelineModels(previous.models);
+    loaded = { id: entry.id, models: await loadPipelineModels(ort, entry, pipeline, reader(request)) };
+  }
+  const started = performance.now();
+  const output = pipeline.encodeOutput(await pipeline.run(loaded.models, input.value));
+  const ms = performance.now() - started;
+  return { type: 'result', output, backend: ort.backend, ms, loadMs: started - loadStarted };
+}
+
+/** Reads the entry's files through the model store, reporting download progress over all of them. */
+function reader(request: LocalRunRequest): (hash: Hash) => Promise<Uint8Array> {
+  const { entry } = request;
+  const store = createModelStore({ baseUrl: request.modelBaseUrl });
+  const sizes = new Map<string, number>([
+    [entry.id, entry.bytes],
+    ...entry.assets.map((a) => [a.id, a.bytes] as const),
+  ]);
+  const total = [...sizes.values()].reduce((sum, n) => sum + n, 0);
+  const loadedByFile = new Map<string, number>();
+  return (hash) =>
+    store.fetch(hash, {
+      ...(sizes.has(hash) ? { size: sizes.get(hash) as number } : {}),
+      onProgress: (progress) => {
+        loadedByFile.set(hash, progress.loaded);
+        const done = [...loadedByFile.values()].reduce((sum, n) => sum + n, 0);
+        scope.postMessage({ type: 'download', hash, loaded: done, total, bytesPerSecond: progress.bytesPerSecond });
+      },
+    });
+}

@@ -1,0 +1,228 @@
+/**
+ * The account key on this device: one Ed25519 key, kept in IndexedDB.
+ *
+ * Where the browser has WebCrypto Ed25519, signing uses a non-extractable
+ * CryptoKey (stored by structured clone), so page scripts can sign but never
+ * read the key. Elsewhere a noble signer signs in JavaScript. Either way the
+ * 32-byte seed is also kept, for the encrypted backup, but only sealed with
+ * AES-GCM under a non-extractable "device key" that sits beside it: the raw
+ * seed is never written to storage. (A page on a plain `http://` LAN origin
+ * has no SubtleCrypto at all; only there is the seed stored as is, because
+ * the alternative is no account.)
+ */
+import { concatBytes, utf8ToBytes } from '../../shared/encoding/bytes.ts';
+import type { AccountId } from '../../shared/identity/ids.ts';
+import {
+  createNobleSigner,
+  createWebCryptoSigner,
+  ED25519_SECRET_KEY_BYTES,
+  type Signer,
+  type WebCryptoKeyPair,
+} from '../../shared/identity/signer.ts';
+import { nobleVerifier } from '../../shared/identity/verifier.ts';
+import type { AcnDb } from '../storage/db.ts';
+import { AccountKeyCorruptError, CryptoUnavailableError, NoAccountKeyError } from './errors.ts';
+
+/** The key of the one record in the `keys` store. */
+export const ACCOUNT_KEY_ID = 'account';
+
+export type AccountKeyKind = 'webcrypto' | 'noble';
+
+/** The seed sealed under the device key; the account id is the AES-GCM additional data. */
+export interface DeviceSealedSeed {
+  readonly kind: 'device-key';
+  /** Non-extractable AES-GCM 256 key. */
+  readonly deviceKey: CryptoKey;
+  readonly iv: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+/** The seed as is: only on origins without SubtleCrypto. */
+export interface PlainSeed {
+  readonly kind: 'plain';
+  readonly seed: Uint8Array;
+}
+
+/** What the `keys` store holds. */
+export interface AccountKeyRecord {
+  readonly v: 1;
+  readonly kind: AccountKeyKind;
+  readonly account: AccountId;
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** Kind `webcrypto`: the key pair, private key non-extractable. */
+  readonly keyPair?: WebCryptoKeyPair;
+  readonly seed: DeviceSealedSeed | PlainSeed;
+  readonly createdAt: number;
+}
+
+/** The account key, ready to sign. */
+export interface AccountKey {
+  readonly account: AccountId;
+  readonly publicKey: Uint8Array;
+  readonly signer: Signer;
+  /** Who signs: a non-extractable WebCrypto key, or noble in JavaScript. */
+  readonly kind: AccountKeyKind;
+}
+
+export interface AccountKeyOptions {
+  readonly signal?: AbortSignal;
+  /** Use WebCrypto Ed25519 when the browser has it. Default true; false forces noble (tests, a buggy platform). */
+  readonly webCrypto?: boolean;
+}
+
+// RFC 8410 PKCS#8 DER header of an Ed25519 private key: the 32-byte seed follows.
+// WebCrypto imports a private key from a seed only in this form.
+const PKCS8_ED25519_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+const AES_GCM_IV_BYTES = 12;
+
+/**
+ * The device's account key: the stored one, or a new one created and stored
+ * on first use. Two contexts starting at once (page and service worker) end
+ * up with the same key: whichever stores first wins, and the other adopts it.
+ */
+export async function loadOrCreateAccountKey(db: AcnDb, options: AccountKeyOptions = {}): Promise<AccountKey> {
+  options.signal?.throwIfAborted();
+  const stored = await db.get('keys', ACCOUNT_KEY_ID);
+  if (stored) return accountKeyFromRecord(stored);
+  const seed = crypto.getRandomValues(new Uint8Array(ED25519_SECRET_KEY_BYTES));
+  try {
+    const record = await recordFromSeed(seed, options);
+    options.signal?.throwIfAborted();
+    return await accountKeyFromRecord(await putIfAbsent(db, record));
+  } finally {
+    seed.fill(0);
+  }
+}
+
+/** The stored account key, or undefined when the device has none yet. */
+export async function loadAccountKey(db: AcnDb, options: { readonly signal?: AbortSignal } = {}) {
+  options.signal?.throwIfAborted();
+  const stored = await db.get('keys', ACCOUNT_KEY_ID);
+  return stored ? accountKeyFromRecord(stored) : undefined;
+}
+
+/**
+ * Builds what the `keys` store holds for `seed`: a non-extractable WebCrypto
+ * key pair when the platform has Ed25519 (and `options.webCrypto` allows it),
+ * and the seed sealed under a fresh device key. Does not store it.
+ */
+export async function recordFromSeed(seed: Uint8Array, options: AccountKeyOptions = {}): Promise<AccountKeyRecord> {
+  if (seed.length !== ED25519_SECRET_KEY_BYTES) throw new TypeError(`seed must be ${ED25519_SECRET_KEY_BYTES} bytes`);
+  const { publicKey, accountId: account } = createNobleSigner(seed);
+  const keyPair = options.webCrypto === false ? undefined : await importWebCryptoKeyPair(seed, publicKey);
+  return {
+    v: 1,
+    kind: keyPair ? 'webcrypto' : 'noble',
+    account,
+    publicKey,
+    ...(keyPair ? { keyPair } : {}),
+    seed: await sealSeed(seed, account),
+    createdAt: Date.now(),
+  };
+}
+
+/** Replaces the stored account key (backup import). */
+export async function replaceAccountKey(db: AcnDb, record: AccountKeyRecord): Promise<AccountKey> {
+  const key = await accountKeyFromRecord(record); // checked before anything is written
+  await db.put('keys', record, ACCOUNT_KEY_ID);
+  return key;
+}
+
+/** The stored seed, unsealed; only the backup needs it. The caller zeroes it after use. */
+export async function readAccountSeed(db: AcnDb): Promise<{ account: AccountId; seed: Uint8Array }> {
+  const record = await db.get('keys', ACCOUNT_KEY_ID);
+  if (!record) throw new NoAccountKeyError('this device has no account key yet');
+  return { account: record.account, seed: await unsealSeed(record) };
+}
+
+async function accountKeyFromRecord(record: AccountKeyRecord): Promise<AccountKey> {
+  let signer: Signer;
+  if (record.kind === 'webcrypto' && record.keyPair) {
+    signer = await createWebCryptoSigner(record.keyPair);
+  } else {
+    const seed = await unsealSeed(record);
+    // Only the Signer interface leaves this module: noble's signer also exposes the seed.
+    const noble = createNobleSigner(seed);
+    signer = { publicKey: noble.publicKey, accountId: noble.accountId, sign: (message) => noble.sign(message) };
+  }
+  if (signer.accountId !== record.account) {
+    throw new AccountKeyCorruptError(`the stored key signs as ${signer.accountId}, not ${record.account}`);
+  }
+  return { account: record.account, publicKey: signer.publicKey, signer, kind: record.kind };
+}
+
+async function putIfAbsent(db: AcnDb, record: AccountKeyRecord): Promise<AccountKeyRecord> {
+  // get and add in one readwrite transaction: IndexedDB runs those one at a
+  // time, so of two contexts creating keys at once exactly one stores its own.
+  const tx = db.transaction('keys', 'readwrite');
+  const existing = await tx.store.get(ACCOUNT_KEY_ID);
+  if (!existing) await tx.store.add(record, ACCOUNT_KEY_ID);
+  await tx.done;
+  return existing ?? record;
+}
+
+async function importWebCryptoKeyPair(seed: Uint8Array, publicKey: Uint8Array): Promise<WebCryptoKeyPair | undefined> {
+  const subtle = subtleOrUndefined();
+  if (!subtle) return undefined;
+  const pkcs8 = concatBytes(PKCS8_ED25519_PREFIX, seed);
+  try {
+    const privateKey = await subtle.importKey('pkcs8', pkcs8, 'Ed25519', false, ['sign']);
+    const publicCryptoKey = await subtle.importKey('raw', publicKey as Uint8Array<ArrayBuffer>, 'Ed25519', true, [
+      'verify',
+    ]);
+    // One signature checked by noble: a platform whose Ed25519 disagrees with RFC 8032 is not used.
+    const probe = utf8ToBytes('acn/v1/key-check');
+    const signature = new Uint8Array(await subtle.sign('Ed25519', privateKey, probe));
+    if (!nobleVerifier.verify(signature, probe, publicKey)) return undefined;
+    return { privateKey, publicKey: publicCryptoKey };
+  } catch {
+    return undefined; // no Ed25519 in this browser's WebCrypto
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+async function sealSeed(seed: Uint8Array, account: AccountId): Promise<DeviceSealedSeed | PlainSeed> {
+  const subtle = subtleOrUndefined();
+  if (!subtle) return { kind: 'plain', seed: Uint8Array.from(seed) };
+  const deviceKey = await subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  const iv = crypto.getRandomValues(new Uint8Array(AES_GCM_IV_BYTES));
+  const ciphertext = new Uint8Array(
+    await subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: utf8ToBytes(account) as Uint8Array<ArrayBuffer> },
+      deviceKey,
+      seed as Uint8Array<ArrayBuffer>,
+    ),
+  );
+  return { kind: 'device-key', deviceKey, iv, ciphertext };
+}
+
+async function unsealSeed(record: AccountKeyRecord): Promise<Uint8Array> {
+  if (record.seed.kind === 'plain') return Uint8Array.from(record.seed.seed);
+  const subtle = subtleOrUndefined();
+  if (!subtle) throw new CryptoUnavailableError('this page has no SubtleCrypto to unseal the account key');
+  const { deviceKey, iv, ciphertext } = record.seed;
+  try {
+    return new Uint8Array(
+      await subtle.decrypt(
+        {
+          name: 'AES-GCM',
+          iv: iv as Uint8Array<ArrayBuffer>,
+          additionalData: utf8ToBytes(record.account) as Uint8Array<ArrayBuffer>,
+        },
+        deviceKey,
+        ciphertext as Uint8Array<ArrayBuffer>,
+      ),
+    );
+  } catch {
+    throw new AccountKeyCorruptError('the sealed account seed does not decrypt under its device key');
+  }
+}
+
+/** SubtleCrypto, which exists only in secure contexts (https, localhost). */
+export function subtleOrUndefined(): SubtleCrypto | undefined {
+  return (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
+}
