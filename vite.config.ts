@@ -1,8 +1,20 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { playwright } from '@vitest/browser-playwright';
+import { VitePWA } from 'vite-plugin-pwa';
 import { defineConfig, type Plugin } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.ts';
+import { webManifest } from './web/manifest.ts';
+
+/**
+ * `vite build` (and `vite` for development) builds the app; vitest (mode
+ * `test`) and the benchmark pages (mode `bench`) read this same file without
+ * the app's root and plugins.
+ */
+const isAppMode = (mode: string) => mode !== 'test' && mode !== 'bench';
+const ortVersion = (
+  JSON.parse(readFileSync('node_modules/onnxruntime-web/package.json', 'utf8')) as { version: string }
+).version;
 
 /**
  * Serves the built model files (named by their hash, without an extension) as
@@ -37,57 +49,99 @@ function builtModels(): Plugin {
 
 // Core tests (test/shared) run twice: in Node and in real headless Chromium,
 // because shared/ must behave the same in both.
-export default defineConfig({
-  plugins: [builtModels()],
-  // Pre-bundle every dependency the browser tests import, so vite never
-  // re-optimises (and reloads the page) in the middle of a run.
-  optimizeDeps: {
-    include: [
-      '@ipld/dag-cbor',
-      '@libp2p/crypto/keys',
-      '@libp2p/peer-id',
-      '@noble/curves/ed25519.js',
-      '@noble/curves/secp256k1.js',
-      '@noble/curves/utils.js',
-      '@noble/hashes/sha2.js',
-      '@noble/hashes/utils.js',
-      'fast-check',
-      'idb',
-      'immutable',
-      'uint8arrays',
-      'valibot',
-    ],
-  },
-  test: {
-    // A JSON summary beside the console output, read by .ci/run for its last line.
-    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
-    // Builds the shipped models into dist/models when their sources changed.
-    globalSetup: ['test/support/build-models.ts'],
-    // Model tests run real inference; the default 5 s is too short on 2 busy cores.
-    testTimeout: 60_000,
-    projects: [
-      {
-        extends: true,
-        test: {
-          name: 'node',
-          environment: 'node',
-          include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/node/**/*.test.ts'],
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'chromium',
-          include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/browser/**/*.test.ts'],
-          browser: {
-            enabled: true,
-            headless: true,
-            screenshotFailures: false,
-            provider: playwright({ launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS } }),
-            instances: [{ browser: 'chromium' }],
+export default defineConfig(({ mode }) => {
+  const buildingApp = isAppMode(mode);
+  return {
+    // The app lives in web/ (index.html there), its static files in public/, and
+    // the build goes to dist/app, which the relay serves.
+    ...(buildingApp ? { root: 'web', publicDir: '../public' } : {}),
+    build: {
+      outDir: '../dist/app',
+      emptyOutDir: true,
+      target: 'es2023',
+      // The budget is checked by `npm run bench`; pages, libp2p and onnxruntime are lazy chunks.
+      chunkSizeWarningLimit: 1024,
+    },
+    worker: { format: 'es' },
+    define: { __ORT_VERSION__: JSON.stringify(ortVersion) },
+    plugins: buildingApp
+      ? [
+          VitePWA({
+            strategies: 'injectManifest',
+            srcDir: '../sw',
+            filename: 'sw.ts',
+            // main.ts registers the worker itself through workbox-window (update prompt).
+            injectRegister: false,
+            manifest: webManifest,
+            // Icons (192, 512, maskable 512, Apple touch icon, favicon) generated from one image.
+            pwaAssets: {
+            image: '../public/icon.svg',
+            preset: 'minimal-2023',
+            overrideManifestIcons: true,
+            // index.html has its own theme-color meta.
+            injectThemeColor: false,
+          },
+            injectManifest: {
+            // A classic script: module service workers are not in every browser people run.
+            rollupFormat: 'iife',
+              // The app shell only: models and onnxruntime's wasm are cached at run time by hash.
+              globPatterns: ['**/*.{js,css,html,svg,png,ico}'],
+              globIgnores: ['**/ort-*.{js,mjs}', 'screenshots/**'],
+            },
+          }),
+        ]
+      : [builtModels()],
+    // Pre-bundle every dependency the browser tests import, so vite never
+    // re-optimises (and reloads the page) in the middle of a run.
+    optimizeDeps: {
+      include: [
+        '@ipld/dag-cbor',
+        '@libp2p/crypto/keys',
+        '@libp2p/peer-id',
+        '@noble/curves/ed25519.js',
+        '@noble/curves/secp256k1.js',
+        '@noble/curves/utils.js',
+        '@noble/hashes/sha2.js',
+        '@noble/hashes/utils.js',
+        'fast-check',
+        'idb',
+        'immutable',
+        'uint8arrays',
+        'valibot',
+      ],
+    },
+    test: {
+      // A JSON summary beside the console output, read by .ci/run for its last line.
+      reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+      // Builds the shipped models into dist/models when their sources changed (the
+    // app tests build dist/app themselves: test/support/build-app.ts).
+      globalSetup: ['test/support/build-models.ts'],
+      // Model tests run real inference; the default 5 s is too short on 2 busy cores.
+      testTimeout: 60_000,
+      projects: [
+        {
+          extends: true,
+          test: {
+            name: 'node',
+            environment: 'node',
+            include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/node/**/*.test.ts'],
           },
         },
-      },
-    ],
-  },
+        {
+          extends: true,
+          test: {
+            name: 'chromium',
+            include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/browser/**/*.test.ts'],
+            browser: {
+              enabled: true,
+              headless: true,
+              screenshotFailures: false,
+              provider: playwright({ launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS } }),
+              instances: [{ browser: 'chromium' }],
+            },
+          },
+        },
+      ],
+    },
+  };
 });

@@ -48,7 +48,7 @@ export async function ensureAppBuilt(init: { onBuild?: () => void } = {}): Promi
   init.onBuild?.();
   // vite is loaded only when a build is needed: it is large and the relay rarely needs it.
   const { build } = await import('vite');
-  await build({ root: join(ROOT, 'web'), configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  await build({ configFile: join(ROOT, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
   await writeFile(STAMP, wanted);
   return { built: true, ms: performance.now() - started };
 }

@@ -20,8 +20,15 @@ const program = withRelayOptions(new Command('relay'))
   .description('AI Compute Network relay: serves the app, signals WebRTC, keeps the ledger, runs heavy jobs.')
   .showHelpAfterError('(run with --help for every option)')
   .action(async (options: Options) => {
+    const config = toRelayConfig(options);
+    if (config.appBuild === 'auto') {
+      const { ensureAppBuilt } = await import('./app-build.ts');
+      await ensureAppBuilt({
+        onBuild: () => process.stdout.write('Building the app (first start, or its sources changed)…\n'),
+      });
+    }
     const { runRelay } = await import('./run.ts');
-    await runRelay(toRelayConfig(options));
+    await runRelay(config);
   });
 
 const models = program.command('models').description("manage this relay's model catalogue");

@@ -3,8 +3,7 @@
  * only by the parse or derive functions below, so a task id can never be passed
  * where an account id is expected.
  */
-import { publicKeyFromRaw } from '@libp2p/crypto/keys';
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
+import { base58btc } from 'multiformats/bases/base58';
 import { err, ok, type Result } from '../result.ts';
 import { bytesToHex, hexToBytes } from '../encoding/bytes.ts';
 import { InvalidIdError } from './errors.ts';
@@ -25,6 +24,36 @@ export type ModelId = Hash & { readonly __kind: 'ModelId' };
 export const ED25519_PUBLIC_KEY_BYTES = 32;
 const HASH_PATTERN = /^[0-9a-f]{64}$/;
 
+/**
+ * An Ed25519 PeerId's bytes: an identity multihash (code 0x00, 36 bytes) of
+ * libp2p's protobuf PublicKey { Type: Ed25519 (1), Data: 32 bytes }, written
+ * in base58btc without a multibase prefix. Only Ed25519 PeerIds are accounts,
+ * so this fixed layout is all we need; importing @libp2p/peer-id would pull
+ * every key type (RSA, secp256k1, ECDSA) into the app's bundle.
+ */
+const ED25519_PEER_ID_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20);
+const ED25519_PEER_ID_BYTES = ED25519_PEER_ID_PREFIX.length + ED25519_PUBLIC_KEY_BYTES;
+
+function encodePeerId(publicKey: Uint8Array): string {
+  const bytes = new Uint8Array(ED25519_PEER_ID_BYTES);
+  bytes.set(ED25519_PEER_ID_PREFIX);
+  bytes.set(publicKey, ED25519_PEER_ID_PREFIX.length);
+  return base58btc.baseEncode(bytes);
+}
+
+/** The public key inside an Ed25519 PeerId string, or undefined for anything else. */
+function decodePeerId(text: string): Uint8Array | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = base58btc.baseDecode(text);
+  } catch {
+    return undefined;
+  }
+  if (bytes.length !== ED25519_PEER_ID_BYTES) return undefined;
+  if (!ED25519_PEER_ID_PREFIX.every((b, i) => bytes[i] === b)) return undefined;
+  return bytes.slice(ED25519_PEER_ID_PREFIX.length);
+}
+
 /** The account id of a raw 32-byte Ed25519 public key. Throws if the key is not 32 bytes. */
 export function accountIdFromPublicKey(publicKey: Uint8Array): AccountId {
   const hex = bytesToHex(publicKey);
@@ -33,7 +62,7 @@ export function accountIdFromPublicKey(publicKey: Uint8Array): AccountId {
   if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) {
     throw new InvalidIdError(`publicKey must be ${ED25519_PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`);
   }
-  const id = peerIdFromPublicKey(publicKeyFromRaw(publicKey)).toString() as AccountId;
+  const id = encodePeerId(publicKey) as AccountId;
   remember(hex, id);
   return id;
 }
@@ -44,26 +73,23 @@ export function parseAccountId(text: unknown): Result<AccountId, InvalidIdError>
     return err(new InvalidIdError('account id must be a PeerId string'));
   }
   if (keyById.has(text)) return ok(text as AccountId);
-  try {
-    const peerId = peerIdFromString(text);
-    if (peerId.type !== 'Ed25519' || peerId.toString() !== text) {
-      return err(new InvalidIdError('account id must be an Ed25519 PeerId in its canonical form'));
-    }
-    remember(bytesToHex(peerId.publicKey.raw), text as AccountId);
-    return ok(text as AccountId);
-  } catch {
-    return err(new InvalidIdError('account id is not a valid PeerId'));
+  const publicKey = decodePeerId(text);
+  if (publicKey === undefined) return err(new InvalidIdError('account id is not an Ed25519 PeerId'));
+  if (encodePeerId(publicKey) !== text) {
+    return err(new InvalidIdError('account id must be an Ed25519 PeerId in its canonical form'));
   }
+  remember(bytesToHex(publicKey), text as AccountId);
+  return ok(text as AccountId);
 }
 
 /** The raw Ed25519 public key behind an account id. */
 export function publicKeyOfAccount(id: AccountId): Uint8Array {
   const hex = keyById.get(id);
   if (hex !== undefined) return hexToBytes(hex);
-  const peerId = peerIdFromString(id);
-  if (peerId.type !== 'Ed25519') throw new InvalidIdError('account id is not an Ed25519 PeerId');
-  remember(bytesToHex(peerId.publicKey.raw), id);
-  return peerId.publicKey.raw;
+  const publicKey = decodePeerId(id);
+  if (publicKey === undefined) throw new InvalidIdError('account id is not an Ed25519 PeerId');
+  remember(bytesToHex(publicKey), id);
+  return publicKey;
 }
 
 export function formatAccountId(id: AccountId): string {

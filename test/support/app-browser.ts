@@ -16,13 +16,16 @@ export interface AppBrowser {
   close(): Promise<void>;
 }
 
-export async function launchAppBrowser(options: { readonly profileDir?: string } = {}): Promise<AppBrowser> {
+export async function launchAppBrowser(
+  options: { readonly profileDir?: string; readonly deviceScaleFactor?: number } = {},
+): Promise<AppBrowser> {
   const profileDir = options.profileDir ?? (await mkdtemp(join(tmpdir(), 'acn-profile-')));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 360, height: 740 },
+    deviceScaleFactor: options.deviceScaleFactor ?? 1,
     serviceWorkers: 'allow',
   });
   return {
