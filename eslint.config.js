@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import lit from 'eslint-plugin-lit';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -62,6 +63,7 @@ export default tseslint.config(
       ],
     },
   },
+  { files: ['web/**/*.ts'], ...lit.configs['flat/recommended'] },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js'], languageOptions: { globals: globals.node } },
 );
