@@ -10,8 +10,8 @@
  * has no SubtleCrypto at all; only there is the seed stored as is, because
  * the alternative is no account.)
  */
-import { concatBytes, utf8ToBytes } from '../../shared/encoding/bytes.ts';
-import type { AccountId } from '../../shared/identity/ids.ts';
+import { concatBytes, fromBase64Url, utf8ToBytes } from '../../shared/encoding/bytes.ts';
+import { accountIdFromPublicKey, type AccountId } from '../../shared/identity/ids.ts';
 import {
   createNobleSigner,
   createWebCryptoSigner,
@@ -19,7 +19,6 @@ import {
   type Signer,
   type WebCryptoKeyPair,
 } from '../../shared/identity/signer.ts';
-import { nobleVerifier } from '../../shared/identity/verifier.ts';
 import type { AcnDb } from '../storage/db.ts';
 import { AccountKeyCorruptError, CryptoUnavailableError, NoAccountKeyError } from './errors.ts';
 
@@ -111,14 +110,15 @@ export async function loadAccountKey(db: AcnDb, options: { readonly signal?: Abo
  */
 export async function recordFromSeed(seed: Uint8Array, options: AccountKeyOptions = {}): Promise<AccountKeyRecord> {
   if (seed.length !== ED25519_SECRET_KEY_BYTES) throw new TypeError(`seed must be ${ED25519_SECRET_KEY_BYTES} bytes`);
-  const { publicKey, accountId: account } = createNobleSigner(seed);
-  const keyPair = options.webCrypto === false ? undefined : await importWebCryptoKeyPair(seed, publicKey);
+  const keyPair = options.webCrypto === false ? undefined : await importWebCryptoKeyPair(seed);
+  const publicKey = keyPair?.publicKeyBytes ?? createNobleSigner(seed).publicKey;
+  const account = accountIdFromPublicKey(publicKey);
   return {
     v: 1,
     kind: keyPair ? 'webcrypto' : 'noble',
     account,
     publicKey,
-    ...(keyPair ? { keyPair } : {}),
+    ...(keyPair ? { keyPair: { privateKey: keyPair.privateKey, publicKey: keyPair.publicKey } } : {}),
     seed: await sealSeed(seed, account),
     createdAt: Date.now(),
   };
@@ -164,20 +164,32 @@ async function putIfAbsent(db: AcnDb, record: AccountKeyRecord): Promise<Account
   return existing ?? record;
 }
 
-async function importWebCryptoKeyPair(seed: Uint8Array, publicKey: Uint8Array): Promise<WebCryptoKeyPair | undefined> {
+/**
+ * The seed as a non-extractable WebCrypto key pair, or undefined where the
+ * browser has no Ed25519. Everything here is native: the public key comes from
+ * a one-off extractable import (JWK `x`), not from noble, whose first use
+ * precomputes tables in a long task that a phone feels on first open.
+ */
+async function importWebCryptoKeyPair(
+  seed: Uint8Array,
+): Promise<(WebCryptoKeyPair & { readonly publicKeyBytes: Uint8Array }) | undefined> {
   const subtle = subtleOrUndefined();
   if (!subtle) return undefined;
   const pkcs8 = concatBytes(PKCS8_ED25519_PREFIX, seed);
   try {
+    const once = await subtle.importKey('pkcs8', pkcs8, 'Ed25519', true, ['sign']);
+    const { x } = await subtle.exportKey('jwk', once);
+    if (x === undefined) return undefined;
+    const publicKeyBytes = fromBase64Url(x);
     const privateKey = await subtle.importKey('pkcs8', pkcs8, 'Ed25519', false, ['sign']);
-    const publicCryptoKey = await subtle.importKey('raw', publicKey as Uint8Array<ArrayBuffer>, 'Ed25519', true, [
+    const publicKey = await subtle.importKey('raw', publicKeyBytes as Uint8Array<ArrayBuffer>, 'Ed25519', true, [
       'verify',
     ]);
-    // One signature checked by noble: a platform whose Ed25519 disagrees with RFC 8032 is not used.
+    // One signature round trip: a platform whose Ed25519 does not verify its own signatures is not used.
     const probe = utf8ToBytes('acn/v1/key-check');
-    const signature = new Uint8Array(await subtle.sign('Ed25519', privateKey, probe));
-    if (!nobleVerifier.verify(signature, probe, publicKey)) return undefined;
-    return { privateKey, publicKey: publicCryptoKey };
+    const signature = await subtle.sign('Ed25519', privateKey, probe);
+    if (!(await subtle.verify('Ed25519', publicKey, signature, probe))) return undefined;
+    return { privateKey, publicKey, publicKeyBytes };
   } catch {
     return undefined; // no Ed25519 in this browser's WebCrypto
   } finally {
