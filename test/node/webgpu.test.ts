@@ -40,6 +40,8 @@ describe('onnxruntime-web on WebGPU', () => {
 
     const server = await createServer({
       configFile: 'vite.config.ts',
+      // Not the app's mode: the test pages, served from the repository's root.
+      mode: 'test',
       logLevel: 'error',
       server: { host: '127.0.0.1', port: 0 },
     });
