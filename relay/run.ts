@@ -10,14 +10,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RelayConfig } from './config.ts';
 import { createApi } from './http/api.ts';
-import { createLedgerApi } from './http/ledger-api.ts';
+import { createLedgerApi, createTxSubmitLane } from './http/ledger-api.ts';
 import { loadOrCreateRelayKey } from './identity/relay-key.ts';
 import { createLedgerService, type LedgerService } from './ledger/ledger-service.ts';
-import { createSqliteLedgerStore } from './ledger/sqlite-store.ts';
+import { createSqliteThreadStore } from './ledger/sqlite-thread-store.ts';
 import { availableParallelism, freemem, networkInterfaces, totalmem } from 'node:os';
 import { renderUnicodeCompact } from 'uqr';
 import { limitsFor, type ResourceAllocation } from '../shared/resources/allocation.ts';
 import { createNodeVerifier } from './crypto/node-verifier.ts';
+import { createVerifierThread } from './crypto/verifier-thread.ts';
 import { HttpError } from './http/errors.ts';
 import { blockMinedData, createEventHub } from './http/events.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -74,9 +75,16 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   });
 
   const key = await loadOrCreateRelayKey(config.dataDir);
+  // Signature checks and SQLite commits each get a thread of their own, so the event loop only does HTTP and the ledger rules.
+  const ledgerVerifier = createVerifierThread({
+    onError: (error) => {
+      log.error({ err: error }, 'verifier thread failed; verifying on the event loop');
+    },
+  });
   const ledger = createLedgerService({
-    store: createSqliteLedgerStore({ path: join(config.dataDir, LEDGER_FILE) }),
+    store: createSqliteThreadStore({ path: join(config.dataDir, LEDGER_FILE) }),
     producer: key.signer,
+    verifier: ledgerVerifier,
     params: {
       feeBps: config.ledger.feeBps,
       grantAmount: config.ledger.grantAmount,
@@ -187,7 +195,8 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     eventClients: () => events.clients(),
     eventSendsSkipped: () => events.skippedSends(),
   });
-  api.use(rateLimitByIp(createRateLimiter({ limit: config.limits.perIpPerMinute })));
+  const ipLimiter = createRateLimiter({ limit: config.limits.perIpPerMinute });
+  api.use(rateLimitByIp(ipLimiter));
   api.use(createLedgerApi(ledger));
   api.use(createTaskApi(tasks));
   api.use(
@@ -214,6 +223,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       api,
       isReady: () => ready,
       before: [metrics.middleware, metrics.router],
+      lanes: [createTxSubmitLane({ ledger, maxBodyBytes: config.limits.maxBodyBytes, ipLimiter, metrics })],
       ...(existsSync(join(APP_DIR, 'index.html')) ? { appDir: APP_DIR } : {}),
     }),
   );
@@ -257,6 +267,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       await tasks.idle();
       await pool.stop();
       await ledger.stop();
+      await ledgerVerifier.close();
     },
   };
 }

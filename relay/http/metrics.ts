@@ -5,6 +5,7 @@
  * are read when Prometheus scrapes, through the callbacks given at creation,
  * so nothing has to push them.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { TASK_STATES, type TaskState } from '../../shared/tasks/task-state.ts';
@@ -52,6 +53,12 @@ export interface RelayMetrics {
   readonly router: Router;
   /** Counts a task entering `state` (`acn_relay_task_transitions_total`). */
   countTask(state: TaskState): void;
+  /**
+   * Times a request that express never sees (a request lane) as the
+   * middleware times the others; `route()` gives its label when it ends
+   * ({@link NO_ROUTE} until the lane reaches its handler, as with express).
+   */
+  timeRequest(req: IncomingMessage, res: ServerResponse, route: () => string): void;
 }
 
 /** Creates and registers the relay's metrics; see {@link MetricsInit} for what each callback feeds. */
@@ -109,12 +116,18 @@ export function createMetrics(init: MetricsInit = {}): RelayMetrics {
     });
   }
 
-  const middleware: RequestHandler = (req, res, next) => {
+  const timeRequest = (req: IncomingMessage, res: ServerResponse, route: () => string) => {
     const end = requests.startTimer();
-    const route = trackRoute(req);
     res.once('close', () => {
-      end({ method: req.method, route: route(), status: res.writableFinished ? String(res.statusCode) : 'aborted' });
+      end({
+        method: req.method ?? '',
+        route: route(),
+        status: res.writableFinished ? String(res.statusCode) : 'aborted',
+      });
     });
+  };
+  const middleware: RequestHandler = (req, res, next) => {
+    timeRequest(req, res, trackRoute(req));
     next();
   };
 
@@ -133,6 +146,7 @@ export function createMetrics(init: MetricsInit = {}): RelayMetrics {
     countTask(state) {
       transitions.inc({ state });
     },
+    timeRequest,
   };
 }
 

@@ -10,7 +10,8 @@
  * used keys when `maxKeys` is reached only ever forgets the quietest callers.
  */
 import { isIPv6 } from 'node:net';
-import type { Request, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { Request, RequestHandler } from 'express';
 import { HttpError } from './errors.ts';
 
 export interface RateLimiterInit {
@@ -105,7 +106,7 @@ export function createRateLimiter(init: RateLimiterInit): RateLimiter {
  * signed a submission (charge an account only after its signature checks out,
  * or anyone could spend its quota).
  */
-export function enforceRateLimit(limiter: RateLimiter, key: string, res: Response): void {
+export function enforceRateLimit(limiter: RateLimiter, key: string, res: Pick<ServerResponse, 'setHeader'>): void {
   const decision = limiter.take(key);
   if (decision.ok) return;
   const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));

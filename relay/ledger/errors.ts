@@ -13,6 +13,7 @@ export type LedgerServiceErrorCode =
   | 'negative-account'
   | 'out-of-order'
   | 'store-closed'
+  | 'store-failed'
   | 'commit-failed'
   | 'not-running'
   | 'aborted'
@@ -50,6 +51,16 @@ export class OutOfOrderAppendError extends LedgerServiceError {
 export class StoreClosedError extends LedgerServiceError {
   override readonly name = 'StoreClosedError';
   readonly code = 'store-closed';
+}
+
+/**
+ * The store's own thread died: whether the call it was running took effect is
+ * unknown, so the store refuses everything from then on (the relay restarts
+ * and replays what is on disk).
+ */
+export class StoreFailedError extends LedgerServiceError {
+  override readonly name = 'StoreFailedError';
+  readonly code = 'store-failed';
 }
 
 /**

@@ -2,8 +2,9 @@
  * The relay's ledger: the shared state machine in memory, made durable in a
  * {@link LedgerStore}, with blocks signed by the relay.
  *
- * - `submit` verifies a transaction with the native verifier and applies it to
- *   the in-memory state at once (so the next submission sees it), then appends
+ * - `submit` verifies a transaction with the native verifier (the signature
+ *   itself on the verifier thread when one is given) and applies it to the
+ *   in-memory state, in submission order (so the next submission sees it), then appends
  *   it durably with group commit: submissions arriving within
  *   `commitDelayMs`, or while the previous commit runs, share one store
  *   append (one SQLite transaction and fsync). A submission is acknowledged
@@ -19,7 +20,7 @@
  * - Queries answer from committed data only: nothing is shown that a crash
  *   could take back.
  */
-import { decodeEnvelope, encodeEnvelope, messageId } from '../../shared/envelope/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, messageId, signingBytes } from '../../shared/envelope/envelope.ts';
 import type { AccountId, BlockHash, TaskId, TxId } from '../../shared/identity/ids.ts';
 import type { Signer } from '../../shared/identity/signer.ts';
 import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
@@ -38,11 +39,14 @@ import {
 import {
   readTransaction,
   signTransaction,
+  verifyTransactionEnvelope,
   type ReadTxError,
   type VerifiedTx,
 } from '../../shared/ledger/transaction.ts';
 import type { TransactionPayloads, TransactionType } from '../../shared/messages/transactions.ts';
 import { err, ok, type Result } from '../../shared/result.ts';
+import { createAnsweredVerifier } from '../crypto/answered-verifier.ts';
+import { isAsyncVerifier, type AsyncEd25519Verifier } from '../crypto/async-verifier.ts';
 import { createNodeVerifier } from '../crypto/node-verifier.ts';
 import {
   CommitFailedError,
@@ -68,7 +72,11 @@ export interface LedgerServiceInit {
   readonly store: LedgerStore;
   /** The relay's key: signs the genesis, blocks and the relay's own transactions. Its account is the network. */
   readonly producer: Signer;
-  /** Checks every signature. Default: the native {@link createNodeVerifier}. */
+  /**
+   * Checks every signature. Default: the native {@link createNodeVerifier}.
+   * An {@link AsyncEd25519Verifier} (the relay's verifier thread) checks each
+   * submission's own signature off the event loop; the service does not close it.
+   */
   readonly verifier?: Ed25519Verifier;
   /**
    * The rules written into a new genesis. Default {@link DEFAULT_LEDGER_PARAMS}.
@@ -246,6 +254,8 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
   let producing = false;
   let produced: Promise<void> = Promise.resolve();
   let writes: Promise<unknown> = Promise.resolve();
+  /** Submissions verified off the event loop are applied one after another, in submission order. */
+  let applying: Promise<void> = Promise.resolve();
   const recentBlocks = new Map<number, CachedBlock>();
 
   /** Runs store writes one at a time, in call order. */
@@ -300,6 +310,7 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
       const wasRunning = status === 'running';
       status = 'stopping';
       clearInterval(blockTimer);
+      await applying; // submissions still being verified are refused now
       if (wasRunning) {
         while (pending.length > 0 || draining) await flush();
         await produced;
@@ -316,21 +327,70 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
   }
 
   function submit(bytes: Uint8Array, options: SubmitOptions = {}): Promise<Result<Submitted, SubmitError>> {
+    const refused = refusal(options);
+    if (refused !== undefined) return Promise.resolve(err(refused));
+    // Keep a private copy: the caller may reuse its buffer before the commit.
+    const copy = Uint8Array.from(bytes);
+    if (!isAsyncVerifier(verifier)) return accept(readTransaction(copy, verifier));
+    return submitVerifiedElsewhere(copy, options, verifier);
+  }
+
+  /**
+   * With a verifier thread the event loop goes on while the transaction's
+   * signature is checked; the rest of the reading (the same
+   * `verifyTransactionEnvelope`, given that answer) and the apply follow in
+   * submission order, through the `applying` chain.
+   */
+  function submitVerifiedElsewhere(
+    bytes: Uint8Array,
+    options: SubmitOptions,
+    threaded: AsyncEd25519Verifier,
+  ): Promise<Result<Submitted, SubmitError>> {
+    const decoded = decodeEnvelope(bytes);
+    if (!decoded.ok) return Promise.resolve(err(decoded.error));
+    const envelope = decoded.value;
+    const check = {
+      signature: envelope.sig,
+      message: signingBytes(envelope.type, envelope.body),
+      publicKey: envelope.key,
+    };
+    const valid = threaded.verifyAsync(check.signature, check.message, check.publicKey);
+    // Wrapped in an object so that the chain moves on once applied, not once committed.
+    const applied = applying.then(async () => {
+      const answered = createAnsweredVerifier(check, await valid, verifier);
+      const refused = refusal(options);
+      return {
+        committed: refused
+          ? Promise.resolve(err(refused))
+          : accept(verifyTransactionEnvelope(envelope, answered, bytes)),
+      };
+    });
+    applying = applied.then(
+      () => undefined,
+      () => undefined,
+    );
+    return applied.then(({ committed }) => committed);
+  }
+
+  /** Why a submission cannot be accepted now, if it cannot. */
+  function refusal(options: SubmitOptions): SubmitAbortedError | LedgerNotRunningError | undefined {
     if (options.signal?.aborted === true) {
-      return Promise.resolve(
-        err(new SubmitAbortedError('the submission was aborted', { cause: options.signal.reason })),
-      );
+      return new SubmitAbortedError('the submission was aborted', { cause: options.signal.reason });
     }
     if (status !== 'running' || speculative === undefined) {
-      return Promise.resolve(err(new LedgerNotRunningError(`the ledger service is ${status}`)));
+      return new LedgerNotRunningError(`the ledger service is ${status}`);
     }
-    // Keep a private copy: the caller may reuse its buffer before the commit.
-    const read = readTransaction(Uint8Array.from(bytes), verifier);
+    return undefined;
+  }
+
+  /** Applies a read transaction to the speculative state at once; resolves when its commit is durable. */
+  function accept(read: Result<VerifiedTx, ReadTxError>): Promise<Result<Submitted, SubmitError>> {
     if (!read.ok) return Promise.resolve(err(read.error));
     const tx = read.value;
-    const next = applyTransaction(speculative, tx);
+    const state = speculative as LedgerState;
+    const next = applyTransaction(state, tx);
     if (!next.ok) return Promise.resolve(err(next.error));
-    const touched = touchedAccounts(speculative, tx);
+    const touched = touchedAccounts(state, tx);
     speculative = next.value;
     const after = next.value;
     return new Promise((resolve) => {

@@ -9,21 +9,30 @@
  *    at a fixed rate of half that maximum (an open-loop client: latency runs
  *    from each request's scheduled time, so a stall is not hidden). At the end
  *    a sample of the acknowledged ids is read back and every balance checked.
+ *    Just before the maximum, the very same transfers go to a reference
+ *    server (test/bench/relay-ceiling.ts: bare express 5, one native verify,
+ *    group commit) in its own process, so the figure is also given as a ratio
+ *    measured on the same machine at the same time (the machine is shared).
  * 2. Ledger appends in-process, without HTTP (the approach of
- *    test/support/ledger-throughput.ts).
+ *    test/support/ledger-throughput.ts), single-threaded and on the relay's
+ *    verifier and SQLite threads.
  * 3. Idle libp2p peers: test/bench/p2p-idle.ts in a child process.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { createNodeSigner } from '../../relay/crypto/node-signer.ts';
 import { createNodeVerifier } from '../../relay/crypto/node-verifier.ts';
+import { createVerifierThread } from '../../relay/crypto/verifier-thread.ts';
 import { createLedgerService, type LedgerServiceInit } from '../../relay/ledger/ledger-service.ts';
 import { createSqliteLedgerStore } from '../../relay/ledger/sqlite-store.ts';
+import { createSqliteThreadStore } from '../../relay/ledger/sqlite-thread-store.ts';
 import { toBase64Url } from '../../shared/encoding/bytes.ts';
 import type { AccountId } from '../../shared/identity/ids.ts';
 import type { Signer } from '../../shared/identity/signer.ts';
@@ -96,12 +105,12 @@ async function httpSubmissions(log: Log): Promise<void> {
   if (hostname !== '127.0.0.1') throw new Error(`refusing a non-loopback relay at ${relay.url}`);
   const agent = new Agent({ keepAlive: true, maxSockets: LANES + 14 });
 
-  const call = (method: 'GET' | 'POST', path: string, body?: string): Promise<Reply> =>
+  const call = (method: 'GET' | 'POST', path: string, body?: string, target: string | number = port): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const req = request(
         {
           host: '127.0.0.1',
-          port,
+          port: target,
           method,
           path,
           agent,
@@ -191,30 +200,8 @@ async function httpSubmissions(log: Log): Promise<void> {
       return false;
     };
 
-    /** 50 lanes, each posting its accounts' transfers one after another, round by round. */
-    const closedLoop = async (name: string, rounds: number): Promise<Phase> => {
-      const bodies = await signRounds(rounds);
-      const latencies: number[] = [];
-      let sent = 0;
-      let acked = 0;
-      const cpu = cpuMeter(relay.child.pid);
-      const started = performance.now();
-      const deadline = started + PHASE_DEADLINE_MS;
-      await Promise.all(
-        Array.from({ length: LANES }, async (_, lane) => {
-          for (let r = 0; r < rounds; r++) {
-            for (let a = lane; a < ACCOUNTS; a += LANES) {
-              if (performance.now() > deadline) return;
-              const t0 = performance.now();
-              sent++;
-              if (await submit((bodies[a] as string[])[r] as string, a)) acked++;
-              latencies.push(performance.now() - t0);
-            }
-          }
-        }),
-      );
-      return { name, sent, acked, seconds: (performance.now() - started) / 1000, latencies, ...(await cpu()) };
-    };
+    const closedLoop = (name: string, bodies: readonly (readonly string[])[]) =>
+      closedLoopOf(name, bodies, submit, relay.child.pid);
 
     /** Transfer i goes at start + i / rate, from account i % ACCOUNTS (after that account's previous one). */
     const paced = async (name: string, rate: number, count: number): Promise<Phase> => {
@@ -249,9 +236,13 @@ async function httpSubmissions(log: Log): Promise<void> {
     };
 
     log('relay: warm-up');
-    await closedLoop('warm-up', WARMUP_ROUNDS);
+    await closedLoop('warm-up', await signRounds(WARMUP_ROUNDS));
+    // The reference server gets the very bodies the relay gets next (it keeps no seqs), just before it.
+    const maxBodies = await signRounds(MAX_ROUNDS);
+    log(`relay: reference server (express 5, native verify, group commit), ${LANES} requests in flight`);
+    const reference = await referenceMax(maxBodies, call, log);
     log(`relay: max rate, ${LANES} requests in flight`);
-    const max = await closedLoop(`max rate, ${LANES} in flight`, MAX_ROUNDS);
+    const max = await closedLoop(`max rate, ${LANES} in flight`, maxBodies);
     const maxRate = max.acked / max.seconds;
     const halfRate = Math.max(1, Math.round(maxRate / 2));
     const pacedCount = Math.min(PACED_MAX_COUNT, Math.round(halfRate * PACED_SECONDS));
@@ -272,6 +263,15 @@ async function httpSubmissions(log: Log): Promise<void> {
     const halfOk = half.acked === half.sent && halfP99 < TARGET_HALF_LOAD_P99_MS;
     row(max, `>= ${fmt(TARGET_MAX_PER_S)}/s`, maxOk);
     row(half, `p99 < ${TARGET_HALF_LOAD_P99_MS} ms`, halfOk);
+    row(reference.phase, 'reference', reference.phase.acked === reference.phase.sent);
+    const referenceRate = reference.phase.acked / reference.phase.seconds;
+    console.log(
+      `\nReference: the same transfers, just before, to a bare express 5 server doing one native verify and a ` +
+        `group-committed SQLite append per request, no ledger rules (test/bench/relay-ceiling.ts). ` +
+        `Relay / reference: ${((maxRate / referenceRate) * 100).toFixed(0)}%` +
+        (reference.failures.length > 0 ? `; reference failures: ${reference.failures[0] ?? ''}` : '') +
+        '.',
+    );
 
     // Every acknowledged transfer must be in the ledger, and the balances must add up.
     log('relay: checking the acknowledged transfers');
@@ -311,6 +311,81 @@ async function httpSubmissions(log: Log): Promise<void> {
   }
 }
 
+/**
+ * The reference server (test/bench/relay-ceiling.ts) in its own process, at
+ * 50 in flight: its first rounds warm it up, the rest are measured.
+ */
+async function referenceMax(
+  bodies: readonly (readonly string[])[],
+  call: (method: 'POST', path: string, body: string, target: number) => Promise<Reply>,
+  log: Log,
+): Promise<{ phase: Phase; failures: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'acn-bench-ceiling-'));
+  const child = spawn(process.execPath, ['test/bench/relay-ceiling.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    const { port } = JSON.parse(line) as { port: number };
+    const failures: string[] = [];
+    const post = async (body: string): Promise<boolean> => {
+      try {
+        const reply = await call('POST', '/tx', body, port);
+        if (reply.status === 201) return true;
+        failures.push(`${reply.status} ${reply.body.slice(0, 200)}`);
+      } catch (error) {
+        failures.push(String(error));
+      }
+      return false;
+    };
+    const measured = (from: number, to?: number) => bodies.map((rounds) => rounds.slice(from, to));
+    await closedLoopOf('warm-up', measured(0, WARMUP_ROUNDS), post, undefined);
+    log('relay: reference measured');
+    const phase = await closedLoopOf(
+      'reference: express 5 + native verify + group commit',
+      measured(WARMUP_ROUNDS),
+      post,
+      child.pid,
+    );
+    return { phase, failures };
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * 50 lanes, each posting its accounts' transfers (`bodies[account][round]`)
+ * one after another, round by round; `pid` is the server's process, for its CPU.
+ */
+async function closedLoopOf(
+  name: string,
+  bodies: readonly (readonly string[])[],
+  post: (body: string, from: number) => Promise<boolean>,
+  pid: number | undefined,
+): Promise<Phase> {
+  const rounds = bodies[0]?.length ?? 0;
+  const latencies: number[] = [];
+  let sent = 0;
+  let acked = 0;
+  const cpu = cpuMeter(pid);
+  const started = performance.now();
+  const deadline = started + PHASE_DEADLINE_MS;
+  await Promise.all(
+    Array.from({ length: LANES }, async (_, lane) => {
+      for (let r = 0; r < rounds; r++) {
+        for (let a = lane; a < ACCOUNTS; a += LANES) {
+          if (performance.now() > deadline) return;
+          const t0 = performance.now();
+          sent++;
+          if (await post((bodies[a] as string[])[r] as string, a)) acked++;
+          latencies.push(performance.now() - t0);
+        }
+      }
+    }),
+  );
+  return { name, sent, acked, seconds: (performance.now() - started) / 1000, latencies, ...(await cpu()) };
+}
+
 function row(phase: Phase, target: string, pass: boolean): void {
   console.log(
     `| ${phase.name} | ${fmt(phase.sent)} | ${fmt(phase.acked)} | ${fmt(phase.acked / phase.seconds)} | ` +
@@ -341,6 +416,16 @@ async function ledgerAppends(log: Log): Promise<void> {
   );
   log('relay: ledger appends, one client awaiting each ack');
   rows.push(await measureAppends('one client awaiting each ack (group commit on)', {}, 2_000, 'sequential'));
+  log('relay: ledger appends on the relay threads, all concurrent');
+  rows.push(
+    await measureAppends(
+      'group commit on the relay’s verifier and SQLite threads, 10,000 at once',
+      {},
+      10_000,
+      'concurrent',
+      true,
+    ),
+  );
 
   console.log('\n### Relay: ledger appends (in-process, no HTTP; verify + apply + durable SQLite append)\n');
   console.log('| mode | transactions | appends/s | ms per append |');
@@ -357,15 +442,18 @@ async function measureAppends(
   init: Partial<LedgerServiceInit>,
   count: number,
   mode: 'concurrent' | 'sequential',
+  threads = false,
 ): Promise<AppendRow> {
   const dir = await mkdtemp(join(tmpdir(), 'acn-bench-ledger-'));
+  const verifierThread = threads ? createVerifierThread() : undefined;
   try {
     const producer = createNodeSigner(new Uint8Array(randomBytes(32)));
     const senders = Array.from({ length: LEDGER_SENDERS }, () => createNodeSigner(new Uint8Array(randomBytes(32))));
+    const path = join(dir, 'ledger.db');
     const ledger = createLedgerService({
-      store: createSqliteLedgerStore({ path: join(dir, 'ledger.db') }),
+      store: threads ? createSqliteThreadStore({ path }) : createSqliteLedgerStore({ path }),
       producer,
-      verifier: createNodeVerifier(),
+      verifier: verifierThread ?? createNodeVerifier(),
       params: TEST_PARAMS,
       ...init,
     });
@@ -406,6 +494,7 @@ async function measureAppends(
       await ledger.stop();
     }
   } finally {
+    await verifierThread?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -500,4 +589,19 @@ function fmt(n: number): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const PARTS = { http: httpSubmissions, appends: ledgerAppends, idle: idlePeers } as const;
+
+/**
+ * `node test/bench/relay.ts [http] [appends] [idle]` runs only the named parts
+ * of this section (all three when none is named), e.g. while tuning one of them.
+ */
+if (import.meta.main) {
+  const names = process.argv.slice(2);
+  const unknown = names.filter((name) => !(name in PARTS));
+  if (unknown.length > 0)
+    throw new Error(`unknown part ${unknown.join(', ')}; parts: ${Object.keys(PARTS).join(', ')}`);
+  const log: Log = (line) => process.stderr.write(`  … ${line}\n`);
+  for (const name of names.length > 0 ? names : Object.keys(PARTS)) await PARTS[name as keyof typeof PARTS](log);
 }
