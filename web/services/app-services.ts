@@ -61,6 +61,8 @@ const PROOF_WAIT_MS = 30_000;
 
 const ONBOARDED_SETTING = (account: string): string => `${ONBOARDED_PREFIX}${account}`;
 const PERSIST_SETTING = 'storage-persist-requested';
+/** The last catalogue read from the relay, for offline use. */
+const CATALOGUE_SETTING = 'catalogue';
 
 /** What happened to a task handed to {@link AppServices.submit}. */
 export type SubmitOutcome =
@@ -246,12 +248,24 @@ export class AppServices {
     }
   }
 
-  /** The relay's model catalogue (fetched once; again after a failure). */
+  /**
+   * The relay's model catalogue (fetched once; again after a failure). When
+   * the relay cannot be reached, the last catalogue read is returned, so
+   * tasks can still be prepared offline and queued.
+   */
   catalogue(options: { signal?: AbortSignal } = {}): Promise<Catalogue> {
-    this.#catalogue ??= this.#client.models(options).catch((error: unknown) => {
-      this.#catalogue = undefined;
-      throw error;
-    });
+    this.#catalogue ??= this.#client.models(options).then(
+      (catalogue) => {
+        void this.db.put('settings', catalogue, CATALOGUE_SETTING).catch(() => undefined);
+        return catalogue;
+      },
+      async (error: unknown) => {
+        this.#catalogue = undefined;
+        const kept = isRetryable(error) ? await this.readSetting(CATALOGUE_SETTING).catch(() => undefined) : undefined;
+        if (kept === undefined) throw error;
+        return kept as Catalogue;
+      },
+    );
     return this.#catalogue;
   }
 
