@@ -7,6 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import envPaths from 'env-paths';
 import { DEFAULT_LEDGER_PARAMS } from '../shared/ledger/genesis.ts';
+import { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE } from './tasks/trust-defaults.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -51,6 +52,13 @@ export interface RelayConfig {
     /** Task submissions per minute from one account. */
     readonly perAccountPerMinute: number;
   };
+  /** Checks on untrusted workers. */
+  readonly trust: {
+    /** Share (0 to 1) of dispatches to a worker that a known-answer canary joins. */
+    readonly canaryRate: number;
+    /** Share (0 to 1) of worker results re-run before settlement. */
+    readonly recheckRate: number;
+  };
   readonly logLevel: LogLevel;
   /** `auto`: build the app at start when dist/app is missing or stale; `skip`: serve whatever is there. */
   readonly appBuild: AppBuildMode;
@@ -68,6 +76,14 @@ const int =
     }
     return n;
   };
+
+const share = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InvalidArgumentError(`${name} must be a number from 0 to 1.`);
+  }
+  return n;
+};
 
 /** The options, each with its environment variable and default. */
 export function relayOptions(): Option[] {
@@ -139,6 +155,14 @@ export function relayOptions(): Option[] {
       .env('ACN_RATE_PER_ACCOUNT')
       .default(600)
       .argParser(int('rate per account', 1)),
+    new Option('--canary-rate <share>', 'share (0 to 1) of dispatches to a worker joined by a known-answer canary')
+      .env('ACN_CANARY_RATE')
+      .default(DEFAULT_CANARY_RATE)
+      .argParser(share('canary rate')),
+    new Option('--recheck-rate <share>', 'share (0 to 1) of worker results re-run before settlement')
+      .env('ACN_RECHECK_RATE')
+      .default(DEFAULT_RECHECK_RATE)
+      .argParser(share('recheck rate')),
     new Option('--log-level <level>', 'log level').env('ACN_LOG_LEVEL').choices(LOG_LEVELS).default('info'),
     new Option('--app-build <mode>', 'build the app at start when missing or stale (auto), or never (skip)')
       .env('ACN_APP_BUILD')
@@ -168,6 +192,8 @@ interface ParsedOptions {
   maxBody: number;
   rateIp: number;
   rateAccount: number;
+  canaryRate: number;
+  recheckRate: number;
   logLevel: LogLevel;
   appBuild: AppBuildMode;
 }
@@ -205,6 +231,7 @@ export function toRelayConfig(options: ParsedOptions): RelayConfig {
       inboundPerIpPerSecond: options.inboundPerIp,
     },
     limits: { maxBodyBytes: options.maxBody, perIpPerMinute: options.rateIp, perAccountPerMinute: options.rateAccount },
+    trust: { canaryRate: options.canaryRate, recheckRate: options.recheckRate },
     logLevel: options.logLevel,
     appBuild: options.appBuild,
   };

@@ -28,6 +28,9 @@ import { createTaskApi } from './http/task-api.ts';
 import { createRelayNode, type RelayNode } from './p2p/relay-node.ts';
 import { createInferencePool } from './pool/inference-pool.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
+import { createReputationBook } from './scheduler/reputation-book.ts';
+import { deriveAuditSigners } from './tasks/audit-accounts.ts';
+import { registerTrustMetrics } from './tasks/trust-metrics.ts';
 import { createTaskService, type TaskService, type TaskView } from './tasks/task-service.ts';
 import { createHttpApp } from './http/app.ts';
 import { createLogger } from './log.ts';
@@ -124,11 +127,12 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     inboundConnectionThreshold: config.p2p.inboundPerIpPerSecond,
   });
 
+  const reputation = createReputationBook({ ledgerReputation: (account) => ledger.account(account).reputation });
   const scheduler = createScheduler({
     node: p2p,
     verifier: createNodeVerifier(),
     network: ledger.network,
-    reputation: (account) => ledger.account(account).reputation,
+    reputation: reputation.score,
     onError: (error) => {
       log.warn({ err: error }, 'scheduler');
     },
@@ -145,6 +149,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     catalogue,
     signer: key.signer,
     verifier: createNodeVerifier(),
+    trust: { ...config.trust, auditors: deriveAuditSigners(key.seed), reputation },
     admit: (account) => {
       const decision = accountLimiter.take(account);
       if (!decision.ok) {
@@ -195,6 +200,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     eventClients: () => events.clients(),
     eventSendsSkipped: () => events.skippedSends(),
   });
+  registerTrustMetrics(metrics.registry, () => tasks.trustTally());
   const ipLimiter = createRateLimiter({ limit: config.limits.perIpPerMinute });
   api.use(rateLimitByIp(ipLimiter));
   api.use(createLedgerApi(ledger));

@@ -24,6 +24,8 @@ import { decodeTaskPayload } from '../../shared/messages/task.ts';
 import { decodeWorkerAdvertPayload, type WorkerAdvertPayload } from '../../shared/messages/worker-advert.ts';
 import type { RelayNode } from '../p2p/relay-node.ts';
 import { DispatchAbortedError, WorkerFailedError, type WorkerFailureReason } from './errors.ts';
+import { chooseWorker, type ChoiceOptions, type ChoiceRules } from './choose-worker.ts';
+import { DEFAULT_MIN_REPUTATION } from './reputation-book.ts';
 import {
   ADVERT_PROTOCOL,
   MAX_ADVERT_MESSAGE_BYTES,
@@ -68,8 +70,10 @@ export interface SchedulerInit {
   readonly advertTtlMs?: number;
   /** How far in the future an advert's `ts` may be. Default 2 min. */
   readonly maxAdvertFutureMs?: number;
-  /** A worker's reputation, 0 (worst) to 1000 (best). Default: 500 for everyone. */
+  /** A worker's reputation, 0 (worst) to 1000 (best), e.g. a `ReputationBook`'s `score`. Default: 500 for everyone. */
   readonly reputation?: (account: AccountId) => number;
+  /** Workers whose reputation is below this get no tasks. Default {@link DEFAULT_MIN_REPUTATION}. */
+  readonly minReputation?: number;
   /** Consecutive failures after which a worker is skipped for `failureBackoffMs`. Default 3. */
   readonly maxConsecutiveFailures?: number;
   /** Default 30 s. */
@@ -79,12 +83,8 @@ export interface SchedulerInit {
   readonly onError?: (error: unknown) => void;
 }
 
-export interface PickOptions {
-  /** Workers not to pick (for example those a task already failed on). */
-  readonly exclude?: Iterable<AccountId>;
-  /** Skip workers asking more than this per unit. */
-  readonly maxPricePerUnit?: number;
-}
+/** Which workers `pick` leaves out. */
+export type PickOptions = ChoiceOptions;
 
 export interface DispatchOptions {
   readonly signal?: AbortSignal;
@@ -108,7 +108,10 @@ export interface Scheduler {
   /** Workers with a live advert, connected now. */
   workers(): WorkerInfo[];
   worker(account: AccountId): WorkerInfo | undefined;
-  /** The best worker for `entry`, or undefined when none may run it ('heavy' models never go to workers). */
+  /**
+   * The best worker for `entry`, or undefined when none may run it ('heavy'
+   * models never go to workers, nor do workers below `minReputation`).
+   */
   pick(entry: ModelEntry, options?: PickOptions): WorkerInfo | undefined;
   /**
    * Sends a task (its encoded signed envelope) and its input to `worker` and
@@ -138,8 +141,12 @@ export function createScheduler(init: SchedulerInit): Scheduler {
   const advertTtlMs = init.advertTtlMs ?? 60_000;
   const maxAdvertFutureMs = init.maxAdvertFutureMs ?? 2 * 60_000;
   const reputation = init.reputation ?? (() => DEFAULT_REPUTATION);
-  const maxConsecutiveFailures = init.maxConsecutiveFailures ?? 3;
-  const failureBackoffMs = init.failureBackoffMs ?? 30_000;
+  const rules: ChoiceRules = {
+    reputation,
+    minReputation: init.minReputation ?? DEFAULT_MIN_REPUTATION,
+    maxConsecutiveFailures: init.maxConsecutiveFailures ?? 3,
+    failureBackoffMs: init.failureBackoffMs ?? 30_000,
+  };
   const records = new Map<AccountId, WorkerRecord>();
   let started = false;
 
@@ -236,34 +243,6 @@ export function createScheduler(init: SchedulerInit): Scheduler {
       stream.abort(error instanceof Error ? error : new Error(String(error)));
       init.onError?.(error);
     }
-  }
-
-  function allows(worker: WorkerInfo, entry: ModelEntry): boolean {
-    if (entry.sizeClass === 'heavy') return false;
-    if (entry.sizeClass === 'desktop' && worker.sizeClass !== 'desktop') return false;
-    return worker.advert.models.includes(entry.id);
-  }
-
-  function resting(worker: WorkerInfo, at: number): boolean {
-    return (
-      worker.consecutiveFailures >= maxConsecutiveFailures &&
-      worker.lastFailure !== undefined &&
-      at - worker.lastFailure.at < failureBackoffMs
-    );
-  }
-
-  /**
-   * Higher is better. Reputation weighs most (up to 4), then price against the
-   * cheapest candidate (up to 2), load (up to 2: 1 / (1 + in flight)), and
-   * latency against the fastest candidate (up to 1; unknown counts 0.5), less
-   * 0.5 per recent consecutive failure.
-   */
-  function score(worker: WorkerInfo, cheapest: number, fastest: number): number {
-    const rep = Math.min(1000, Math.max(0, reputation(worker.account))) / 1000;
-    const price = (cheapest + 1) / (worker.advert.pricePerUnit + 1);
-    const load = 1 / (1 + worker.inFlight);
-    const latency = worker.latencyMs === undefined ? 0.5 : (fastest + 1) / (worker.latencyMs + 1);
-    return 4 * rep + 2 * price + 2 * load + latency - 0.5 * Math.min(4, worker.consecutiveFailures);
   }
 
   function recordFailure(account: AccountId, reason: WorkerFailureReason): void {
@@ -372,32 +351,9 @@ export function createScheduler(init: SchedulerInit): Scheduler {
     },
 
     pick(entry, options = {}) {
-      if (entry.sizeClass === 'heavy') return undefined;
       prune();
-      const at = now();
-      const exclude = new Set(options.exclude ?? []);
-      const candidates = [...records.values()]
-        .map((record) => record.info)
-        .filter(
-          (w) =>
-            !exclude.has(w.account) &&
-            allows(w, entry) &&
-            !resting(w, at) &&
-            (options.maxPricePerUnit === undefined || w.advert.pricePerUnit <= options.maxPricePerUnit),
-        );
-      if (candidates.length === 0) return undefined;
-      const cheapest = Math.min(...candidates.map((w) => w.advert.pricePerUnit));
-      const fastest = Math.min(...candidates.map((w) => w.latencyMs ?? Infinity));
-      let best: WorkerInfo | undefined;
-      let bestScore = -Infinity;
-      for (const worker of candidates) {
-        const s = score(worker, cheapest, Number.isFinite(fastest) ? fastest : 0);
-        if (s > bestScore) {
-          best = worker;
-          bestScore = s;
-        }
-      }
-      return best;
+      const workers = [...records.values()].map((record) => record.info);
+      return chooseWorker(workers, entry, now(), rules, options);
     },
 
     async dispatch(worker, task, input, options = {}) {

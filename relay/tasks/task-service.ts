@@ -1,10 +1,19 @@
 /**
  * Tasks on the relay: accept a signed task with its input, check signature,
  * network, freshness, model and price, escrow the price in the ledger, run it
- * (on the relay's own pool), sign the receipt, settle the escrow minus the
- * relay's fee — or refund it when the task is cancelled or keeps failing.
- * Re-submitting a task is idempotent: the relay answers with the task it has.
+ * (on a staked desktop worker, else on the relay's own pool), sign the
+ * receipt for pool runs, settle the escrow minus the relay's fee — or refund
+ * it when the task is cancelled or keeps failing. Re-submitting a task is
+ * idempotent: the relay answers with the task it has.
+ *
+ * Workers are not trusted (see ./worker-checks.ts): a sampled share of their
+ * results is re-run before it is settled, known-answer canaries are mixed
+ * into their work, and a worker caught with a wrong answer is slashed, stops
+ * getting tasks, and is never paid for it; the requester gets and pays for
+ * the honest result only. A result is settled only once it has passed every
+ * check it was chosen for, and only then can the requester fetch it.
  */
+import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../../shared/encoding/bytes.ts';
 import { encodeEnvelope, readMessage, signEnvelope, type SignedMessage } from '../../shared/envelope/envelope.ts';
 import { checkFreshness } from '../../shared/envelope/freshness.ts';
@@ -18,14 +27,19 @@ import type { ReceiptPayload } from '../../shared/messages/receipt.ts';
 import {
   decodeCancelPayload,
   decodeTaskPayload,
+  TASK_NONCE_BYTES,
   type CancelPayload,
   type TaskPayload,
 } from '../../shared/messages/task.ts';
 import { canTransition, type TaskState } from '../../shared/tasks/task-state.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { InferencePool } from '../pool/inference-pool.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
+import { WorkerFailedError } from '../scheduler/errors.ts';
+import { createReputationBook, type ReputationBook } from '../scheduler/reputation-book.ts';
+import type { Scheduler, WorkerInfo } from '../scheduler/scheduler.ts';
 import { UnknownModelError } from '../pool/errors.ts';
+import { createAuditAccounts } from './audit-accounts.ts';
+import { createCanaryStore, type CanaryStore } from './canary-store.ts';
 import {
   ForbiddenError,
   InputMismatchError,
@@ -33,7 +47,12 @@ import {
   PriceTooLowError,
   UnknownTaskError,
 } from './errors.ts';
+import { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE } from './trust-defaults.ts';
+import { createTrustTally, type ComputeKind, type TrustTallySnapshot } from './trust-tally.ts';
+import { createWorkerChecks, type AuditKind, type WorkerRun } from './worker-checks.ts';
 import { unwrap } from '../../shared/result.ts';
+
+export { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE };
 
 /** What the API shows of a task. */
 export interface TaskView {
@@ -51,6 +70,8 @@ export interface TaskView {
   readonly escrowTx: TxId | undefined;
   readonly settleTx: TxId | undefined;
   readonly refundTx: TxId | undefined;
+  /** Slashes of workers whose answer to this task was proven wrong. */
+  readonly slashTxs: readonly TxId[];
   readonly worker: AccountId | undefined;
   readonly outputHash: Hash | undefined;
   readonly error: { readonly code: string; readonly message: string } | undefined;
@@ -66,6 +87,28 @@ export interface TaskResult {
 export interface TaskEvents {
   readonly submitted: (task: TaskView) => void;
   readonly completed: (task: TaskView) => void;
+}
+
+/** How the relay checks untrusted workers. */
+export interface TaskTrustInit {
+  /** Share (0 to 1) of dispatches to a worker joined by a known-answer canary to the same worker. Default {@link DEFAULT_CANARY_RATE}. */
+  readonly canaryRate?: number;
+  /** Share (0 to 1) of worker results re-run, by a second worker or the pool, before settlement. Default {@link DEFAULT_RECHECK_RATE}. */
+  readonly recheckRate?: number;
+  /**
+   * The relay's audit accounts, which sign canaries and re-checks by a
+   * second worker (see `deriveAuditSigners`). Default none: no canaries, and
+   * re-checks run on the pool.
+   */
+  readonly auditors?: readonly Signer[];
+  /** Shared with the scheduler, which weighs it. Default: one over the ledger's reputation. */
+  readonly reputation?: ReputationBook;
+  /** Share of a convicted worker's stake its slash takes, above 0 and at most 1. Default 1. */
+  readonly slashShare?: number;
+  /** Uniform numbers in [0, 1) that decide what is checked, and make canary inputs. Default `Math.random`. */
+  readonly random?: () => number;
+  /** Where canaries' known answers come from. Default: a store over `pool`. */
+  readonly canaries?: CanaryStore;
 }
 
 export interface TaskServiceInit {
@@ -87,7 +130,21 @@ export interface TaskServiceInit {
   readonly events?: Partial<TaskEvents>;
   /** Called with the verified requester before anything is escrowed; throw to refuse (rate limits). */
   readonly admit?: (requester: AccountId) => void;
-  readonly onError?: (error: unknown, task: TaskId) => void;
+  /** A task attempt or a check failed; `task` is the task concerned, when there is one. */
+  readonly onError?: (error: unknown, task?: TaskId) => void;
+  /** Checks on untrusted workers. Default: the default rates, no audit accounts. */
+  readonly trust?: TaskTrustInit;
+}
+
+/** An audit task's link to the check that made it. */
+interface AuditJob {
+  readonly kind: AuditKind;
+  /** The worker it goes to, and only to. */
+  readonly worker: AccountId;
+  /** Resolves with the worker's run, or undefined when it gave none. */
+  readonly answered: (run: WorkerRun | undefined) => void;
+  /** Resolves with whether the worker is paid for it. */
+  readonly judged: Promise<boolean>;
 }
 
 interface TaskRecord {
@@ -97,8 +154,10 @@ interface TaskRecord {
   readonly bytes: Uint8Array;
   readonly input: Uint8Array;
   readonly entry: ModelEntry;
+  /** Set once settled: only a checked result is ever handed out. */
   output?: Uint8Array;
   receipt?: Uint8Array;
+  readonly audit?: AuditJob;
 }
 
 export interface TaskService {
@@ -106,7 +165,7 @@ export interface TaskService {
   submit(task: Uint8Array, input: Uint8Array): Promise<{ task: TaskView; created: boolean }>;
   get(id: TaskId): TaskView;
   list(filter?: { readonly account?: AccountId; readonly limit?: number }): TaskView[];
-  /** The output and receipt once the task completed. Throws UnknownTaskError, or NotCancellable... never. */
+  /** The output and receipt once the task settled; undefined before (or after the result was dropped). Throws UnknownTaskError. */
   result(id: TaskId): TaskResult | undefined;
   /** Cancels a task that has not started, with the requester's signed cancel message; refunds the escrow. */
   cancel(id: TaskId, cancel: Uint8Array): Promise<TaskView>;
@@ -114,6 +173,8 @@ export interface TaskService {
   refundOrphans(): Promise<number>;
   /** Resolves when every running task has finished. */
   idle(): Promise<void>;
+  /** Canaries, re-checks, mismatches, slashes and compute so far. */
+  trustTally(): TrustTallySnapshot;
 }
 
 export function createTaskService(init: TaskServiceInit): TaskService {
@@ -122,6 +183,11 @@ export function createTaskService(init: TaskServiceInit): TaskService {
   const maxAttempts = init.maxAttempts ?? 2;
   const maxResults = init.maxResults ?? 1000;
   const workerTimeoutMs = init.workerTimeoutMs ?? 15_000;
+  const trust = init.trust ?? {};
+  const random = trust.random ?? Math.random;
+  const reputation =
+    trust.reputation ?? createReputationBook({ ledgerReputation: (account) => ledger.account(account).reputation });
+  const tally = createTrustTally();
   const tasks = new Map<TaskId, TaskRecord>();
   const running = new Set<Promise<void>>();
 
@@ -138,39 +204,45 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     task.view = { ...task.view, ...changes, state };
   }
 
-  /** Runs the task on a staked desktop worker when one has the model, else on the relay's pool. */
-  async function runSomewhere(
-    task: TaskRecord,
-    failedWorkers: AccountId[],
-  ): Promise<{ output: Uint8Array; receipt: Uint8Array; outputHash: Hash; units: number; worker: AccountId }> {
+  /** Back to pending after a failed or rejected run, so it can run elsewhere. */
+  function requeue(task: TaskRecord): void {
+    if (canTransition(task.view.state, 'pending')) move(task, 'pending');
+  }
+
+  /** Staked workers may be paid; the others get no work. */
+  function unstaked(): AccountId[] {
+    return (init.scheduler?.workers() ?? [])
+      .filter((w) => ledger.account(w.account).stake < ledger.params.minWorkerStake)
+      .map((w) => w.account);
+  }
+
+  function pickWorker(entry: ModelEntry, exclude: readonly AccountId[]): WorkerInfo | undefined {
+    return init.scheduler?.pick(entry, { exclude: [...exclude, ...unstaked()] });
+  }
+
+  /** Sends `task` to `worker`; a failure lowers the worker's reputation and is thrown. */
+  async function runOnWorker(task: TaskRecord, worker: AccountId, kind: ComputeKind): Promise<WorkerRun> {
     const scheduler = init.scheduler;
-    if (scheduler) {
-      const unstaked = scheduler
-        .workers()
-        .filter((w) => ledger.account(w.account).stake < ledger.params.minWorkerStake)
-        .map((w) => w.account);
-      const worker = scheduler.pick(task.entry, { exclude: [...failedWorkers, ...unstaked] });
-      if (worker) {
-        move(task, 'assigned', { worker: worker.account });
-        move(task, 'running');
-        try {
-          const done = await scheduler.dispatch(worker, task.bytes, task.input, { timeoutMs: workerTimeoutMs });
-          return {
-            output: done.output,
-            receipt: done.receiptBytes,
-            outputHash: done.receipt.payload.output,
-            units: done.receipt.payload.units,
-            worker: worker.account,
-          };
-        } catch (error) {
-          failedWorkers.push(worker.account);
-          throw error;
-        }
-      }
+    if (scheduler === undefined) throw new Error('internal: no scheduler to dispatch to');
+    try {
+      const done = await scheduler.dispatch(worker, task.bytes, task.input, { timeoutMs: workerTimeoutMs });
+      tally.compute(kind, done.elapsedMs);
+      return {
+        worker,
+        output: done.output,
+        receipt: done.receiptBytes,
+        outputHash: done.receipt.payload.output,
+      };
+    } catch (error) {
+      if (error instanceof WorkerFailedError) reputation.recordFailure(worker, error.reason);
+      throw error;
     }
-    move(task, 'assigned', { worker: signer.accountId });
-    move(task, 'running');
+  }
+
+  /** Runs `task`'s input on the relay's pool and signs the receipt as the relay. */
+  async function runOnPool(task: TaskRecord, kind: ComputeKind): Promise<WorkerRun> {
     const result = await pool.run(task.entry.id, task.input);
+    tally.compute(kind, result.runMs);
     const payload: ReceiptPayload = {
       v: 1,
       net: ledger.network,
@@ -184,44 +256,221 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       ts: now(),
     };
     const receipt = encodeEnvelope(await signEnvelope(signer, 'receipt', payload));
-    return {
-      output: result.output,
-      receipt,
-      outputHash: result.outputHash,
-      units: result.units,
-      worker: signer.accountId,
-    };
+    return { worker: signer.accountId, output: result.output, receipt, outputHash: result.outputHash };
+  }
+
+  /** Pays for `run` (the checked result of `task`) and hands its output to the requester. */
+  async function settle(task: TaskRecord, run: WorkerRun): Promise<void> {
+    if (task.view.state !== 'completed') move(task, 'completed', { worker: run.worker, outputHash: run.outputHash });
+    move(task, 'verified', { worker: run.worker, outputHash: run.outputHash });
+    // The price counts the units the relay read from the input, not what the worker claims.
+    const price = Math.min(task.view.maxPrice, task.view.price);
+    const settled = unwrap(await ledger.submitSigned('tx/settle', { task: task.view.id, receipt: run.receipt, price }));
+    task.output = run.output;
+    task.receipt = run.receipt;
+    move(task, 'settled', { settleTx: settled.id, price, finishedAt: now() });
+    init.events?.completed?.(task.view);
+  }
+
+  async function fail(task: TaskRecord, error: unknown): Promise<void> {
+    move(task, 'failed', { error: describe(error) });
+    const refunded = await ledger.submitSigned('tx/refund', { task: task.view.id, reason: 'failed' });
+    if (refunded.ok) move(task, 'refunded', { refundTx: refunded.value.id, finishedAt: now() });
+    init.events?.completed?.(task.view);
+  }
+
+  const auditors = createAuditAccounts({
+    ledger,
+    signers: trust.auditors ?? [],
+    random,
+    onError: (error) => init.onError?.(error),
+  });
+  const checks = createWorkerChecks({
+    canaryRate: trust.canaryRate ?? DEFAULT_CANARY_RATE,
+    recheckRate: trust.recheckRate ?? DEFAULT_RECHECK_RATE,
+    slashShare: trust.slashShare ?? 1,
+    random,
+    ledger,
+    reputation,
+    tally,
+    catalogue: init.catalogue,
+    workers: () => init.scheduler?.workers() ?? [],
+    canaries:
+      trust.canaries ??
+      createCanaryStore({
+        pool,
+        random,
+        onCompute: (ms) => {
+          tally.compute('canary', ms);
+        },
+      }),
+    canAudit: (trust.auditors?.length ?? 0) > 0,
+    pickWorker,
+    runOnPool: (task, kind) => runOnPool(record(task), kind),
+    startAudit,
+    recordSlash(task, tx) {
+      const target = tasks.get(task);
+      if (target !== undefined) target.view = { ...target.view, slashTxs: [...target.view.slashTxs, tx] };
+    },
+    onError: (error, task) => init.onError?.(error, task),
+  });
+
+  /**
+   * Runs a task on a worker, with the checks it is chosen for. Returns the
+   * run to settle (the worker's, or the pool's honest one when the worker's
+   * was wrong), or undefined when the worker's result is rejected and the
+   * task must run elsewhere.
+   */
+  async function runChecked(task: TaskRecord, worker: WorkerInfo, failed: readonly AccountId[]) {
+    move(task, 'assigned', { worker: worker.account });
+    move(task, 'running');
+    const checked = { id: task.view.id, entry: task.entry, input: task.input };
+    const canary = checks.maybeCanary(worker, checked);
+    const run = await runOnWorker(task, worker.account, 'task');
+    move(task, 'completed', { worker: run.worker, outputHash: run.outputHash });
+    return checks.check(checked, run, canary, failed);
   }
 
   async function execute(task: TaskRecord): Promise<void> {
+    if (task.audit !== undefined) return executeAudit(task, task.audit);
     const id = task.view.id;
     const failedWorkers: AccountId[] = [];
     let lastError: unknown;
     // Workers that fail do not count against the task: it then runs on the pool.
-    for (let attempt = 1; attempt <= maxAttempts + failedWorkers.length; attempt++) {
+    for (let poolAttempts = 0; poolAttempts < maxAttempts; ) {
+      const worker = pickWorker(task.entry, failedWorkers);
       try {
-        const ran = await runSomewhere(task, failedWorkers);
-        task.output = ran.output;
-        task.receipt = ran.receipt;
-        move(task, 'completed', { outputHash: ran.outputHash, worker: ran.worker });
-        // The scheduler checked the worker's signature, task, model and output hash.
-        move(task, 'verified');
-        const price = Math.min(task.view.maxPrice, priceOf(task.entry, ran.units));
-        const settled = unwrap(await ledger.submitSigned('tx/settle', { task: id, receipt: ran.receipt, price }));
-        move(task, 'settled', { settleTx: settled.id, price, finishedAt: now() });
-        init.events?.completed?.(task.view);
+        let run: WorkerRun | undefined;
+        if (worker !== undefined) {
+          run = await runChecked(task, worker, failedWorkers);
+          if (run === undefined) {
+            failedWorkers.push(worker.account);
+            requeue(task);
+            continue;
+          }
+        } else {
+          poolAttempts++;
+          move(task, 'assigned', { worker: signer.accountId });
+          move(task, 'running');
+          run = await runOnPool(task, 'task');
+        }
+        await settle(task, run);
         return;
       } catch (error) {
         lastError = error;
         init.onError?.(error, id);
-        if (task.view.state === 'running' || task.view.state === 'assigned') move(task, 'pending');
-        if (isInputError(error)) break; // the same input will fail again
+        if (worker !== undefined) failedWorkers.push(worker.account);
+        requeue(task);
+        // The same input will fail again; and a task past its result (a failed settlement) cannot run again.
+        if (isInputError(error) || task.view.state !== 'pending') break;
       }
     }
-    move(task, 'failed', { error: describe(lastError) });
-    const refunded = await ledger.submitSigned('tx/refund', { task: id, reason: 'failed' });
-    if (refunded.ok) move(task, 'refunded', { refundTx: refunded.value.id, finishedAt: now() });
-    init.events?.completed?.(task.view);
+    if (canTransition(task.view.state, 'failed')) await fail(task, lastError);
+  }
+
+  /** An audit task goes to its one worker, whose answer waits for its judge: paid if right, refunded if not. */
+  async function executeAudit(task: TaskRecord, job: AuditJob): Promise<void> {
+    move(task, 'assigned', { worker: job.worker });
+    move(task, 'running');
+    let run: WorkerRun;
+    try {
+      run = await runOnWorker(task, job.worker, job.kind);
+    } catch (error) {
+      job.answered(undefined);
+      await fail(task, error);
+      return;
+    }
+    move(task, 'completed', { worker: run.worker, outputHash: run.outputHash });
+    job.answered(run);
+    if (await job.judged) await settle(task, run);
+    else await fail(task, new Error('the answer was proven wrong'));
+  }
+
+  /**
+   * Signs a task for `input` with one of the relay's audit accounts, escrows
+   * it and sends it to `worker` only, like any task. Undefined when no audit
+   * account can pay for it.
+   */
+  async function startAudit(kind: AuditKind, worker: AccountId, entry: ModelEntry, input: Uint8Array) {
+    const pipeline = pipelineFor(entry.pre);
+    const decoded = pipeline?.decodeInput(input);
+    if (pipeline === undefined || decoded?.ok !== true) return undefined;
+    const units = pipeline.units(decoded.value);
+    const price = priceOf(entry, units);
+    // Requesters offer a little over the price as often as not.
+    const maxPrice = price + Math.floor(random() * 3) * entry.price.perUnit;
+    const auditor = await auditors.pick(maxPrice);
+    if (auditor === undefined) return undefined;
+    const payload: TaskPayload = {
+      v: 1,
+      net: ledger.network,
+      model: entry.id,
+      input: sha256Hex(input) as Hash,
+      inputBytes: input.length,
+      maxPrice,
+      nonce: new Uint8Array(randomBytes(TASK_NONCE_BYTES)),
+      ts: now(),
+    };
+    const bytes = encodeEnvelope(await signEnvelope(auditor, 'task', payload));
+    const message = unwrap(readMessage(bytes, 'task', decodeTaskPayload, verifier));
+    const answer = deferred<WorkerRun | undefined>();
+    const judged = deferred<boolean>();
+    const audit = { kind, worker, answered: answer.resolve, judged: judged.promise };
+    const created = await accept(message, bytes, input, entry, units, audit);
+    if (created === undefined) return undefined;
+    return { task: created.view.id, answer: answer.promise, judge: judged.resolve };
+  }
+
+  /** Escrows an admitted task and starts running it; undefined when the escrow is refused. */
+  async function accept(
+    message: SignedMessage<'task', TaskPayload>,
+    bytes: Uint8Array,
+    input: Uint8Array,
+    entry: ModelEntry,
+    units: number,
+    audit?: AuditJob,
+  ): Promise<TaskRecord | undefined> {
+    const escrow = await ledger.submitSigned('tx/escrow', { task: bytes });
+    if (tasks.has(message.id as TaskId)) return undefined; // a concurrent duplicate got here first
+    if (audit !== undefined && !escrow.ok) return undefined;
+    const escrowed = unwrap(escrow);
+    const task: TaskRecord = {
+      message,
+      bytes,
+      input,
+      entry,
+      ...(audit === undefined ? {} : { audit }),
+      view: {
+        id: message.id as TaskId,
+        requester: message.signer,
+        model: entry.id,
+        state: 'pending',
+        price: priceOf(entry, units),
+        maxPrice: message.payload.maxPrice,
+        units,
+        submittedAt: now(),
+        finishedAt: undefined,
+        escrowTx: escrowed.id,
+        settleTx: undefined,
+        refundTx: undefined,
+        slashTxs: [],
+        worker: undefined,
+        outputHash: undefined,
+        error: undefined,
+      },
+    };
+    tasks.set(task.view.id, task);
+    init.events?.submitted?.(task.view);
+    // Run after this call returns, so a cancel can still reach a pending task.
+    const run = Promise.resolve()
+      .then(() => (task.view.state === 'pending' ? execute(task) : undefined))
+      .catch((error: unknown) => init.onError?.(error, task.view.id))
+      .finally(() => {
+        running.delete(run);
+        forget();
+      });
+    running.add(run);
+    return task;
   }
 
   function forget(): void {
@@ -255,45 +504,9 @@ export function createTaskService(init: TaskServiceInit): TaskService {
           `${entry.name} costs ${price} for this input; the task offers at most ${p.maxPrice}`,
         );
       }
-      const escrow = await ledger.submitSigned('tx/escrow', { task: bytes });
-      const again = tasks.get(message.id as TaskId); // a concurrent duplicate got here first
-      if (again) return { task: again.view, created: false };
-      const escrowed = unwrap(escrow);
-      const task: TaskRecord = {
-        message,
-        bytes,
-        input,
-        entry,
-        view: {
-          id: message.id as TaskId,
-          requester: message.signer,
-          model: entry.id,
-          state: 'pending',
-          price,
-          maxPrice: p.maxPrice,
-          units,
-          submittedAt: now(),
-          finishedAt: undefined,
-          escrowTx: escrowed.id,
-          settleTx: undefined,
-          refundTx: undefined,
-          worker: undefined,
-          outputHash: undefined,
-          error: undefined,
-        },
-      };
-      tasks.set(task.view.id, task);
-      init.events?.submitted?.(task.view);
-      // Run after this call returns, so a cancel can still reach a pending task.
-      const run = Promise.resolve()
-        .then(() => (task.view.state === 'pending' ? execute(task) : undefined))
-        .catch((error: unknown) => init.onError?.(error, task.view.id))
-        .finally(() => {
-          running.delete(run);
-          forget();
-        });
-      running.add(run);
-      return { task: task.view, created: true };
+      const created = await accept(message, bytes, input, entry, units);
+      if (created === undefined) return { task: record(message.id as TaskId).view, created: false };
+      return { task: created.view, created: true };
     },
 
     get: (id) => record(id).view,
@@ -344,7 +557,18 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running]);
     },
+
+    trustTally: () => tally.snapshot(),
   };
+}
+
+/** A promise and its resolver (the only way to settle it; a second call does nothing). */
+function deferred<T>(): { readonly promise: Promise<T>; readonly resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
 }
 
 function isInputError(error: unknown): boolean {

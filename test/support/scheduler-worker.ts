@@ -27,6 +27,8 @@ import {
   type TaskRequest,
 } from '../../relay/scheduler/protocol.ts';
 import { sha256Hex } from '../../shared/encoding/bytes.ts';
+import { encodeCanonical } from '../../shared/encoding/canonical.ts';
+import type { Result } from '../../shared/result.ts';
 import { encodeEnvelope, readMessage, signEnvelope } from '../../shared/envelope/envelope.ts';
 import type { AccountId, Hash, ModelId, TaskId } from '../../shared/identity/ids.ts';
 import { createNobleSigner, type Signer } from '../../shared/identity/signer.ts';
@@ -45,6 +47,8 @@ export interface SchedulerTestWorker {
   readonly node: Libp2p;
   readonly signer: Signer;
   readonly account: AccountId;
+  /** Task requests received so far (answered or not). */
+  readonly received: number;
   /** Signs and sends an advert (defaults filled in) and returns the relay's answer. */
   advertise(relay: PeerId, changes?: Partial<WorkerAdvertPayload>, tamper?: boolean): Promise<AdvertAnswer>;
   stop(): Promise<void>;
@@ -69,11 +73,13 @@ export async function startSchedulerTestWorker(init: SchedulerTestWorkerInit): P
     services: { identify: identify() },
   });
   const hung: (() => void)[] = [];
+  let received = 0;
   await node.handle(TASK_PROTOCOL, async (stream) => {
     const channel = messageChannel(stream, MAX_TASK_MESSAGE_BYTES);
     try {
       const request = parseTaskRequest(await channel.read());
       if (request === undefined) throw new Error('malformed task request');
+      received++;
       const answer = await init.answer(request, signer);
       if (answer === undefined) {
         // Never answer: hold the stream until the relay gives up or the worker stops.
@@ -98,6 +104,9 @@ export async function startSchedulerTestWorker(init: SchedulerTestWorkerInit): P
     node,
     signer,
     account: signer.accountId,
+    get received() {
+      return received;
+    },
     async advertise(relay, changes = {}, tamper = false) {
       const payload: WorkerAdvertPayload = {
         v: 1,
@@ -160,10 +169,20 @@ export async function signReceipt(
   return encodeEnvelope(await signEnvelope(signer, 'receipt', payload));
 }
 
+export interface PipelineAnswererOptions {
+  /**
+   * Answers wrongly, with a valid receipt signed over the wrong output: a
+   * classification's second-best label as its best, anything else replaced
+   * by bytes that are no result at all. Default false.
+   */
+  readonly lying?: boolean;
+}
+
 /** A worker's task handler that runs `entry` on onnxruntime-node and signs the receipt. */
 export async function pipelineAnswerer(
   entry: ModelEntry,
   verifier: Ed25519Verifier,
+  options: PipelineAnswererOptions = {},
 ): Promise<{ answer: TaskAnswerer; release: () => Promise<void> }> {
   const pipeline = pipelineFor(entry.pre);
   if (pipeline === undefined) throw new Error(`no pipeline ${entry.pre}`);
@@ -184,7 +203,8 @@ export async function pipelineAnswerer(
       const input = pipeline.decodeInput(request.input);
       if (!input.ok) return { error: { code: input.error.code, message: input.error.message } };
       const started = performance.now();
-      const output = pipeline.encodeOutput(await pipeline.run(models, input.value));
+      const honest = pipeline.encodeOutput(await pipeline.run(models, input.value));
+      const output = options.lying === true ? wrongOutput(honest, pipeline.decodeOutput(honest)) : honest;
       const receipt = await signReceipt(signer, { id: task.value.id as TaskId, payload: task.value.payload }, output, {
         units: pipeline.units(input.value),
         runMs: Math.round(performance.now() - started),
@@ -193,6 +213,15 @@ export async function pipelineAnswerer(
     },
     release: () => releasePipelineModels(models),
   };
+}
+
+/** A wrong answer in place of `honest`: the runner-up label leads a ranking; anything else is not a result at all. */
+function wrongOutput(honest: Uint8Array, decoded: Result<unknown>): Uint8Array {
+  const ranked = decoded.ok ? (decoded.value as { label?: unknown; top?: { label: string; p: number }[] }) : {};
+  const [first, second, ...rest] = ranked.top ?? [];
+  if (first === undefined || second === undefined) return Uint8Array.from([...honest.subarray(0, 8), 0xff]);
+  const top = [{ label: second.label, p: first.p }, { label: first.label, p: second.p }, ...rest];
+  return encodeCanonical({ ...(ranked as object), label: second.label, top });
 }
 
 /** A signed task for `model` on `input`, from a fresh requester. */
