@@ -1,0 +1,666 @@
+/**
+ * The headless Node worker (`npm run worker`): contributes this machine's
+ * compute to a relay's network and gets paid for it.
+ *
+ * On start it pins the relay's identity (the network id), onboards and stakes
+ * through the SDK when the account holds less than `stake`, chooses the models
+ * to offer (see model-selection.ts), downloads and checks them into its data
+ * directory, starts the relay's inference pool (onnxruntime-node in worker
+ * threads) sized by its resource allocation, connects to the relay over
+ * libp2p (WebSockets, plus WebRTC through a circuit reservation) and sends a
+ * signed advert. Tasks arrive on `/acn/task/1.0.0`; each is run within the
+ * concurrency and CPU share and answered with a signed receipt.
+ *
+ * Settings change live with `update()`: the pool is resized (new tasks get
+ * workers with the new thread count; running ones finish), models are
+ * fetched or dropped, and a new advert (higher `seq`) goes to the relay. The
+ * advert is also renewed every `advertIntervalMs`, before the relay's 60 s
+ * expiry. When the relay connection drops, the worker reconnects with
+ * backoff and advertises again.
+ */
+import { mkdir, statfs } from 'node:fs/promises';
+import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { TypedEventEmitter, type PeerId, type PrivateKey } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import envPaths from 'env-paths';
+import { encodeEnvelope, signEnvelope } from '../../shared/envelope/envelope.ts';
+import type { AccountId, Hash, ModelId } from '../../shared/identity/ids.ts';
+import type { Signer } from '../../shared/identity/signer.ts';
+import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
+import { DEFAULT_LEDGER_PARAMS } from '../../shared/ledger/genesis.ts';
+import { MAX_ADVERT_ADDRS, type WorkerAdvertPayload } from '../../shared/messages/worker-advert.ts';
+import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
+import { limitsFor, type DeviceTotals, type ResourceLimits } from '../../shared/resources/allocation.ts';
+import { AIComputeClient } from '../../shared/sdk/index.ts';
+import { createNodeVerifier } from '../crypto/node-verifier.ts';
+import { createInferencePool, type InferencePool } from '../pool/inference-pool.ts';
+import {
+  ADVERT_PROTOCOL,
+  MAX_ADVERT_MESSAGE_BYTES,
+  TASK_PROTOCOL,
+  messageChannel,
+  parseAdvertAnswer,
+  type WireError,
+} from '../scheduler/protocol.ts';
+import { ensureStake } from './ensure-stake.ts';
+import { RelayIdentityError } from './errors.ts';
+import { createModelCache, modelFiles, type ModelCache } from './model-cache.ts';
+import { selectModels, type SkippedModel } from './model-selection.ts';
+import { fetchBootstrap, relayMultiaddrs } from './relay-addresses.ts';
+import { createTaskGate, type TaskGate } from './task-gate.ts';
+import { createTaskRunner, type TaskEvent } from './task-runner.ts';
+import { createWorkerLibp2p, webrtcAddresses, type WorkerLibp2p } from './worker-libp2p.ts';
+import { workerPresetAllocation, type WorkerSettings } from './worker-settings.ts';
+
+/** Where the worker keeps its key, settings and models unless told otherwise. */
+export const DEFAULT_WORKER_DATA_DIR = join(envPaths('ai-compute-network', { suffix: '' }).data, 'worker');
+
+/** Balanced preset, asking 1 token per unit, every model it can run. */
+export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
+  allocation: workerPresetAllocation('balanced'),
+  pricePerUnit: 1,
+  models: 'all',
+};
+
+export interface NodeWorkerInit {
+  /** The relay's base URL (`http://…` or `https://…`). */
+  readonly relayUrl: string;
+  /** The worker's account key: signs adverts, receipts and transactions, and is its PeerId. */
+  readonly key: { readonly signer: Signer; readonly privateKey: PrivateKey };
+  /** Where models are cached (`<dataDir>/models`). Default {@link DEFAULT_WORKER_DATA_DIR}. */
+  readonly dataDir?: string;
+  /** Default {@link DEFAULT_WORKER_SETTINGS}. */
+  readonly settings?: WorkerSettings;
+  /**
+   * The stake to hold, in tokens: the relay pays only workers with its
+   * minimum stake (which it does not publish). 0 skips onboarding and staking.
+   * Default the protocol's default minimum, 10,000.
+   */
+  readonly stake?: number;
+  /**
+   * What the machine has, overriding what is measured: cores
+   * (`os.availableParallelism()`), memory (`os.totalmem()`), storage (free
+   * space in `dataDir` plus the models cached there) and GPU memory (0:
+   * onnxruntime-node runs on the CPU here).
+   */
+  readonly device?: Partial<DeviceTotals>;
+  /** The relay key to insist on (the join URL's `#relay=`). Default: whatever the relay says. */
+  readonly pinnedRelay?: AccountId;
+  /** Reserve on the relay and accept WebRTC connections through it. Default true. */
+  readonly webrtc?: boolean;
+  /** How often the advert is renewed (the relay forgets one after 60 s). Default 20 s. */
+  readonly advertIntervalMs?: number;
+  /** How often the ledger balance is read for the earnings. Default 10 s. */
+  readonly balanceIntervalMs?: number;
+  /** Longest wait between reconnection attempts. Default 30 s. */
+  readonly maxReconnectDelayMs?: number;
+  /** How long `stop()` lets running tasks finish. Default 10 s. */
+  readonly stopGraceMs?: number;
+  /** Default: node:crypto. */
+  readonly verifier?: Ed25519Verifier;
+  /** Default: the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** libp2p's own debug logger instead of a silent one. Default false. */
+  readonly debugLibp2p?: boolean;
+}
+
+export type NodeWorkerState = 'idle' | 'starting' | 'connecting' | 'online' | 'stopping' | 'stopped';
+
+export interface AdvertOutcome {
+  readonly seq: number;
+  readonly ok: boolean;
+  readonly error: WireError | undefined;
+  readonly payload: WorkerAdvertPayload;
+  readonly limits: ResourceLimits;
+}
+
+export interface NodeWorkerStatus {
+  readonly state: NodeWorkerState;
+  readonly account: AccountId;
+  readonly relay: {
+    readonly peerId: AccountId | undefined;
+    readonly connected: boolean;
+    /** libp2p peers connected now (the relay and clients over WebRTC). */
+    readonly peers: number;
+    readonly webrtcAddrs: readonly string[];
+  };
+  readonly settings: WorkerSettings;
+  readonly device: DeviceTotals;
+  readonly limits: ResourceLimits;
+  /** The inference pool as it is now (after a resize its workers follow within moments). */
+  readonly pool: {
+    readonly threads: number;
+    readonly concurrentTasks: number;
+    readonly workers: number;
+    readonly busy: number;
+  };
+  readonly tasks: { readonly running: number; readonly completed: number; readonly failed: number };
+  /** The models offered, by name. */
+  readonly models: readonly string[];
+  readonly advert: AdvertOutcome | undefined;
+  readonly ledger:
+    | { readonly balance: number; readonly stake: number; readonly reputation: number; readonly earned: number }
+    | undefined;
+}
+
+export interface NodeWorkerEvents {
+  /** Anything in {@link NodeWorkerStatus} changed. */
+  status: CustomEvent<NodeWorkerStatus>;
+  task: CustomEvent<TaskEvent>;
+  advert: CustomEvent<AdvertOutcome>;
+  connection: CustomEvent<{ readonly connected: boolean; readonly error?: string }>;
+  models: CustomEvent<{
+    readonly offered: readonly string[];
+    readonly skipped: readonly SkippedModel[];
+    readonly downloadedBytes: number;
+  }>;
+  resources: CustomEvent<{ readonly settings: WorkerSettings; readonly limits: ResourceLimits }>;
+  ledger: CustomEvent<{ readonly step: 'onboarded' | 'staked'; readonly amount: number }>;
+  warning: CustomEvent<{ readonly message: string }>;
+}
+
+export interface NodeWorker extends TypedEventEmitter<NodeWorkerEvents> {
+  readonly account: AccountId;
+  /** Connects, stakes if needed, fetches models, starts the pool and advertises. */
+  start(options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Takes no new tasks, lets running ones finish (up to the grace period), disconnects and ends the pool. */
+  stop(): Promise<void>;
+  /**
+   * Applies `settings` at once: resizes the pool and the task slots, fetches
+   * or drops models, and advertises the change. Resolves with the relay's
+   * answer to the new advert (undefined while disconnected).
+   */
+  update(settings: WorkerSettings, options?: { readonly signal?: AbortSignal }): Promise<AdvertOutcome | undefined>;
+  settings(): WorkerSettings;
+  status(): NodeWorkerStatus;
+}
+
+/** Tasks waiting in the pool beyond the running ones: the gate admits only what the pool can take. */
+const POOL_QUEUE = 4;
+
+class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements NodeWorker {
+  readonly account: AccountId;
+  readonly #init: NodeWorkerInit;
+  readonly #client: AIComputeClient;
+  readonly #verifier: Ed25519Verifier;
+  readonly #cache: ModelCache;
+  readonly #stopping = new AbortController();
+  #state: NodeWorkerState = 'idle';
+  #settings: WorkerSettings;
+  #device: DeviceTotals = { cores: 1, memoryBytes: 0, storageBytes: 0, gpuMemoryBytes: 0 };
+  #limits: ResourceLimits;
+  #network: AccountId | undefined;
+  #relayPeer: PeerId | undefined;
+  #relayAddrs: Multiaddr[] = [];
+  #catalogue: Catalogue = { v: 1, models: [] };
+  #offered: readonly ModelEntry[] = [];
+  #pool: InferencePool | undefined;
+  #gate: TaskGate | undefined;
+  #node: WorkerLibp2p | undefined;
+  #connecting: Promise<void> | undefined;
+  #seq = 0;
+  #advert: AdvertOutcome | undefined;
+  #advertAddrs = '';
+  /** Adverts and settings changes go one at a time, so seq order is the order of changes. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #tasks = { completed: 0, failed: 0 };
+  #ledger: NodeWorkerStatus['ledger'];
+  #startBalance = 0;
+  readonly #timers = new Set<ReturnType<typeof setInterval>>();
+
+  constructor(init: NodeWorkerInit) {
+    super();
+    this.#init = init;
+    this.account = init.key.signer.accountId;
+    this.#settings = init.settings ?? DEFAULT_WORKER_SETTINGS;
+    this.#verifier = init.verifier ?? createNodeVerifier();
+    this.#client = new AIComputeClient({
+      relayUrl: init.relayUrl,
+      signer: init.key.signer,
+      verifier: this.#verifier,
+      ...(init.pinnedRelay === undefined ? {} : { pinnedRelay: init.pinnedRelay }),
+      ...(init.fetch === undefined ? {} : { fetch: init.fetch }),
+    });
+    this.#cache = createModelCache({
+      dir: join(this.#dataDir(), 'models'),
+      relayUrl: init.relayUrl,
+      ...(init.fetch === undefined ? {} : { fetch: init.fetch }),
+    });
+    this.#limits = limitsFor(this.#settings.allocation, this.#device);
+  }
+
+  #dataDir(): string {
+    return this.#init.dataDir ?? DEFAULT_WORKER_DATA_DIR;
+  }
+
+  #emit<K extends keyof NodeWorkerEvents>(type: K, detail: NodeWorkerEvents[K]['detail']): void {
+    this.safeDispatchEvent(type, { detail });
+    if (type !== 'status') this.safeDispatchEvent('status', { detail: this.status() });
+  }
+
+  #warn(message: string): void {
+    this.#emit('warning', { message });
+  }
+
+  async start(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#state !== 'idle') throw new Error(`the worker was started already (it is ${this.#state})`);
+    this.#state = 'starting';
+    const signal =
+      options.signal === undefined ? this.#stopping.signal : AbortSignal.any([options.signal, this.#stopping.signal]);
+    try {
+      const network = await this.#client.network({ signal });
+      this.#network = network;
+      const bootstrap = await fetchBootstrap(this.#init.relayUrl, {
+        signal,
+        ...(this.#init.fetch === undefined ? {} : { fetch: this.#init.fetch }),
+      });
+      if (bootstrap.peerId !== network) {
+        throw new RelayIdentityError(`the relay's libp2p identity ${bootstrap.peerId} is not network ${network}`);
+      }
+      this.#relayPeer = peerIdFromString(bootstrap.peerId);
+      this.#relayAddrs = relayMultiaddrs(this.#init.relayUrl, bootstrap);
+      const stake = this.#init.stake ?? DEFAULT_LEDGER_PARAMS.minWorkerStake;
+      const balance = await ensureStake(this.#client, {
+        publicKey: this.#init.key.signer.publicKey,
+        stake,
+        signal,
+        onStep: (step) => {
+          this.#emit('ledger', step);
+        },
+      });
+      this.#startBalance = balance.balance;
+      this.#setLedger(balance);
+
+      this.#device = await this.#measureDevice();
+      this.#limits = limitsFor(this.#settings.allocation, this.#device);
+      this.#catalogue = await this.#client.models({ signal });
+      this.#pool = createInferencePool({
+        modelsDir: this.#cache.dir,
+        catalogue: () => Promise.resolve({ v: 1, models: [...this.#offered] }),
+        limits: this.#poolLimits(),
+        maxQueued: POOL_QUEUE,
+        log: {
+          info: () => undefined,
+          warn: (_details, message) => {
+            this.#warn(message);
+          },
+        },
+      });
+      this.#gate = createTaskGate({
+        concurrency: this.#limits.concurrentTasks,
+        dutyCycle: this.#limits.dutyCycle,
+      });
+      await this.#chooseModels(signal);
+      await this.#pool.start();
+      this.#emit('resources', { settings: this.#settings, limits: this.#limits });
+      await this.#connectWithRetry(signal);
+      this.#every(this.#init.advertIntervalMs ?? 20_000, () => this.#advertise().then(() => undefined));
+      this.#every(this.#init.balanceIntervalMs ?? 10_000, () => this.#refreshBalance());
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #measureDevice(): Promise<DeviceTotals> {
+    const given = this.#init.device ?? {};
+    let storageBytes = given.storageBytes;
+    if (storageBytes === undefined) {
+      await mkdir(this.#dataDir(), { recursive: true, mode: 0o700 });
+      const fs = await statfs(this.#dataDir()).catch(() => undefined);
+      storageBytes = (fs === undefined ? 0 : fs.bavail * fs.bsize) + (await this.#cache.usage());
+    }
+    return {
+      cores: given.cores ?? availableParallelism(),
+      memoryBytes: given.memoryBytes ?? totalmem(),
+      storageBytes,
+      gpuMemoryBytes: given.gpuMemoryBytes ?? 0,
+    };
+  }
+
+  #poolLimits(): { threads: number; concurrentTasks: number; memoryBytes: number } {
+    return {
+      threads: this.#limits.threads,
+      concurrentTasks: this.#limits.concurrentTasks,
+      memoryBytes: this.#limits.memoryBytes,
+    };
+  }
+
+  #every(ms: number, run: () => Promise<void>): void {
+    const timer = setInterval(() => {
+      run().catch((error: unknown) => {
+        this.#warn(error instanceof Error ? error.message : String(error));
+      });
+    }, ms);
+    timer.unref();
+    this.#timers.add(timer);
+  }
+
+  /** Picks the models for the current settings, downloads what is missing and drops the rest from disk. */
+  async #chooseModels(signal: AbortSignal): Promise<void> {
+    const selection = selectModels({
+      catalogue: this.#catalogue,
+      wanted: this.#settings.models,
+      preset: this.#settings.allocation.preset,
+      pricePerUnit: this.#settings.pricePerUnit,
+      storageBytes: this.#limits.storageBytes,
+    });
+    let downloadedBytes = 0;
+    const ready: ModelEntry[] = [];
+    for (const entry of selection.models) {
+      try {
+        downloadedBytes += await this.#cache.ensure(entry, { signal });
+        ready.push(entry);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        this.#warn(`model ${entry.name} is not offered: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    this.#offered = ready;
+    const keep = new Set<Hash>(ready.flatMap((entry) => modelFiles(entry).map((file) => file.id)));
+    await this.#cache.prune(keep);
+    if (ready.length === 0) this.#warn('no model to offer with these settings: the relay will send no tasks');
+    this.#emit('models', {
+      offered: ready.map((entry) => entry.name),
+      skipped: selection.skipped,
+      downloadedBytes,
+    });
+  }
+
+  async #connectWithRetry(signal: AbortSignal): Promise<void> {
+    this.#connecting ??= (async () => {
+      let delay = 500;
+      for (;;) {
+        signal.throwIfAborted();
+        this.#state = 'connecting';
+        try {
+          if (delay > 500) await this.#refreshRelayAddrs(signal);
+          await this.#connect(signal);
+          this.#state = 'online';
+          this.#emit('connection', { connected: true });
+          await this.#advertise();
+          return;
+        } catch (error) {
+          signal.throwIfAborted();
+          await this.#disconnect();
+          this.#emit('connection', {
+            connected: false,
+            error: error instanceof Error ? error.message : String(error),
+          });
+          await sleep(delay, signal);
+          delay = Math.min(this.#init.maxReconnectDelayMs ?? 30_000, delay * 2);
+        }
+      }
+    })().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  /** A relay that restarted may listen elsewhere; its address from the worker's URL stays first. */
+  async #refreshRelayAddrs(signal: AbortSignal): Promise<void> {
+    const bootstrap = await fetchBootstrap(this.#init.relayUrl, {
+      signal,
+      ...(this.#init.fetch === undefined ? {} : { fetch: this.#init.fetch }),
+    }).catch(() => undefined);
+    if (bootstrap === undefined) return;
+    if (bootstrap.peerId !== this.#network) {
+      throw new RelayIdentityError(`the relay's libp2p identity is now ${bootstrap.peerId}, not ${this.#network}`);
+    }
+    this.#relayAddrs = relayMultiaddrs(this.#init.relayUrl, bootstrap);
+  }
+
+  async #connect(signal: AbortSignal): Promise<void> {
+    const relay = this.#relayPeer;
+    const gate = this.#gate;
+    const pool = this.#pool;
+    const network = this.#network;
+    if (relay === undefined || gate === undefined || pool === undefined || network === undefined) {
+      throw new Error('internal: connecting before start');
+    }
+    const node = await createWorkerLibp2p({
+      privateKey: this.#init.key.privateKey,
+      relayAddrs: this.#relayAddrs,
+      webrtc: this.#init.webrtc ?? true,
+      debug: this.#init.debugLibp2p ?? false,
+    });
+    this.#node = node;
+    const runner = createTaskRunner({
+      relay,
+      network,
+      signer: this.#init.key.signer,
+      verifier: this.#verifier,
+      gate,
+      pool,
+      offers: (model: ModelId) => this.#offered.some((entry) => entry.id === model),
+      signal: this.#stopping.signal,
+      onEvent: (event) => {
+        this.#onTask(event);
+      },
+    });
+    await node.handle(TASK_PROTOCOL, runner, { maxInboundStreams: 64 });
+    node.addEventListener('peer:disconnect', (event) => {
+      if (!event.detail.equals(relay) || this.#node !== node || this.#stopping.signal.aborted) return;
+      this.#emit('connection', { connected: false, error: 'the relay connection closed' });
+      void this.#disconnect().then(() => this.#connectWithRetry(this.#stopping.signal).catch(() => undefined));
+    });
+    node.addEventListener('self:peer:update', () => {
+      const addrs = this.#webrtcAddrs().join(' ');
+      if (addrs !== this.#advertAddrs && this.#state === 'online') void this.#advertise();
+    });
+    await node.start();
+    // Starting reserves on the relay (and so connects) when WebRTC is on; otherwise this dial connects.
+    await node.dial([...this.#relayAddrs], { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+  }
+
+  async #disconnect(): Promise<void> {
+    const node = this.#node;
+    this.#node = undefined;
+    await Promise.resolve(node?.stop()).catch(() => undefined);
+  }
+
+  #webrtcAddrs(): string[] {
+    const node = this.#node;
+    if (node === undefined) return [];
+    return webrtcAddresses(node)
+      .map(String)
+      .filter((text) => text.length <= 256)
+      .slice(0, MAX_ADVERT_ADDRS);
+  }
+
+  #onTask(event: TaskEvent): void {
+    if (event.phase === 'done') {
+      this.#tasks.completed++;
+      // The relay settles as soon as it has the receipt; read the new balance shortly after.
+      setTimeout(() => {
+        void this.#refreshBalance().catch(() => undefined);
+      }, 500).unref();
+    }
+    if (event.phase === 'failed') this.#tasks.failed++;
+    this.#emit('task', event);
+  }
+
+  async #refreshBalance(): Promise<void> {
+    this.#setLedger(await this.#client.balance(undefined, { signal: this.#stopping.signal }));
+  }
+
+  #setLedger(balance: { balance: number; stake: number; reputation: number }): void {
+    const next = {
+      balance: balance.balance,
+      stake: balance.stake,
+      reputation: balance.reputation,
+      earned: balance.balance - this.#startBalance,
+    };
+    const before = this.#ledger;
+    this.#ledger = next;
+    if (before?.balance !== next.balance || before.stake !== next.stake) {
+      this.safeDispatchEvent('status', { detail: this.status() });
+    }
+  }
+
+  /** Signs and sends an advert of the current settings; resolves with the relay's answer (undefined when offline). */
+  #advertise(): Promise<AdvertOutcome | undefined> {
+    const run = this.#chain.then(() => this.#sendAdvert());
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sendAdvert(): Promise<AdvertOutcome | undefined> {
+    const node = this.#node;
+    const relay = this.#relayPeer;
+    const network = this.#network;
+    if (node === undefined || relay === undefined || network === undefined || this.#state !== 'online') {
+      return undefined;
+    }
+    const addrs = this.#webrtcAddrs();
+    // Above the last one, and above any earlier run's (the clock moves on), so a restart is never refused.
+    this.#seq = Math.max(this.#seq + 1, Date.now());
+    const payload: WorkerAdvertPayload = {
+      v: 1,
+      net: network,
+      models: this.#offered.map((entry) => entry.id),
+      backend: 'native',
+      allocation: this.#settings.allocation,
+      pricePerUnit: this.#settings.pricePerUnit,
+      addrs,
+      seq: this.#seq,
+      ts: Date.now(),
+    };
+    const bytes = encodeEnvelope(await signEnvelope(this.#init.key.signer, 'advert', payload));
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(10_000)]);
+    let outcome: AdvertOutcome;
+    try {
+      const stream = await node.dialProtocol(relay, ADVERT_PROTOCOL, { signal });
+      const channel = messageChannel(stream, MAX_ADVERT_MESSAGE_BYTES);
+      await channel.writeBytes(bytes, { signal });
+      const answer = parseAdvertAnswer(await channel.read({ signal }));
+      await stream.close({ signal }).catch(() => undefined);
+      if (answer === undefined) throw new Error('the relay answered the advert with something else');
+      outcome = {
+        seq: payload.seq,
+        ok: answer.ok,
+        error: answer.ok ? undefined : answer.error,
+        payload,
+        limits: this.#limits,
+      };
+    } catch (error) {
+      outcome = {
+        seq: payload.seq,
+        ok: false,
+        error: { code: 'unreachable', message: error instanceof Error ? error.message : String(error) },
+        payload,
+        limits: this.#limits,
+      };
+    }
+    this.#advert = outcome;
+    if (outcome.ok) this.#advertAddrs = addrs.join(' ');
+    this.#emit('advert', outcome);
+    return outcome;
+  }
+
+  async update(
+    settings: WorkerSettings,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<AdvertOutcome | undefined> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') throw new Error('the worker is stopped');
+    const signal =
+      options.signal === undefined ? this.#stopping.signal : AbortSignal.any([options.signal, this.#stopping.signal]);
+    const before = this.#settings;
+    this.#settings = settings;
+    this.#limits = limitsFor(settings.allocation, this.#device);
+    this.#pool?.resize(this.#poolLimits());
+    this.#gate?.resize({ concurrency: this.#limits.concurrentTasks, dutyCycle: this.#limits.dutyCycle });
+    this.#emit('resources', { settings, limits: this.#limits });
+    if (this.#pool !== undefined) {
+      const modelsMayChange =
+        before.models !== settings.models ||
+        before.pricePerUnit !== settings.pricePerUnit ||
+        before.allocation.preset !== settings.allocation.preset ||
+        before.allocation.storage !== settings.allocation.storage;
+      if (modelsMayChange) {
+        this.#catalogue = await this.#client.models({ signal }).catch(() => this.#catalogue);
+        await this.#chooseModels(signal);
+      }
+    }
+    return this.#advertise();
+  }
+
+  settings(): WorkerSettings {
+    return this.#settings;
+  }
+
+  status(): NodeWorkerStatus {
+    const pool = this.#pool?.stats();
+    const node = this.#node;
+    const relay = this.#relayPeer;
+    return {
+      state: this.#state,
+      account: this.account,
+      relay: {
+        peerId: this.#network,
+        connected: node !== undefined && relay !== undefined && node.getConnections(relay).length > 0,
+        peers: node?.getPeers().length ?? 0,
+        webrtcAddrs: this.#webrtcAddrs(),
+      },
+      settings: this.#settings,
+      device: this.#device,
+      limits: this.#limits,
+      pool: {
+        threads: pool?.threads ?? this.#limits.threads,
+        concurrentTasks: pool?.concurrentTasks ?? this.#limits.concurrentTasks,
+        workers: pool?.workers ?? 0,
+        busy: pool?.busy ?? 0,
+      },
+      tasks: { running: this.#gate?.stats().running ?? 0, ...this.#tasks },
+      models: this.#offered.map((entry) => entry.name),
+      advert: this.#advert,
+      ledger: this.#ledger,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    const wasRunning = this.#state !== 'idle';
+    this.#state = 'stopping';
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers.clear();
+    if (wasRunning) {
+      // No new tasks; running ones finish and are answered (and paid) if they can within the grace period.
+      await Promise.resolve(this.#node?.unhandle(TASK_PROTOCOL)).catch(() => undefined);
+      const deadline = Date.now() + (this.#init.stopGraceMs ?? 10_000);
+      while ((this.#gate?.stats().running ?? 0) > 0 && Date.now() < deadline) await sleep(50);
+    }
+    this.#stopping.abort(new Error('the worker is stopping'));
+    this.#gate?.close(new Error('the worker is stopping'));
+    await this.#connecting?.catch(() => undefined);
+    await this.#disconnect();
+    await this.#pool?.stop();
+    this.#state = 'stopped';
+    this.safeDispatchEvent('status', { detail: this.status() });
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Creates the worker; nothing runs before `start()`. */
+export function createNodeWorker(init: NodeWorkerInit): NodeWorker {
+  return new NodeWorkerImpl(init);
+}
