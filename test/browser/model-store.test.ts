@@ -33,7 +33,13 @@ beforeAll(async () => {
   size = bytes.length;
 });
 
-const store = createModelStore({ baseUrl: BASE, dbName: 'test-model-downloads', chunkBytes: 256 * 1024 });
+// A cache and database of its own: other test files in this browser keep real models in the app's.
+const store = createModelStore({
+  baseUrl: BASE,
+  dbName: 'test-model-downloads',
+  cacheName: 'test-model-store',
+  chunkBytes: 256 * 1024,
+});
 
 afterEach(async () => {
   await store.deleteAll();

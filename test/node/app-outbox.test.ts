@@ -68,6 +68,8 @@ async function queueTasksOffline(page: Page, context: AppBrowser['context']): Pr
 
 /** Opens every task from the list: each verifies, and its row then says so. */
 async function expectVerified(page: Page, ids: readonly string[]): Promise<void> {
+  // Every row first, so that none moves (outbox to relay) under a click meant for another.
+  for (const id of ids) await page.locator(`[data-testid=task-row][data-task-id="${id}"][data-source=relay]`).waitFor();
   for (const id of ids) {
     await page.locator(`[data-testid=task-row][data-task-id="${id}"][data-source=relay]`).waitFor();
     expect(await verifyFromTaskList(page, id), id).toBe('true');
@@ -152,4 +154,3 @@ describe('the offline outbox', () => {
     expect((await relayTaskIds(relay, account)).sort()).toEqual([...ids].sort());
   }, 90_000);
 });
-

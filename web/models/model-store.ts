@@ -59,6 +59,8 @@ export interface ModelStoreInit {
   readonly dbName?: string;
   /** Bytes gathered in memory before a chunk is written to IndexedDB. Default 1 MiB. */
   readonly chunkBytes?: number;
+  /** The Cache Storage cache holding whole models. Default {@link MODEL_CACHE} (the service worker's too). */
+  readonly cacheName?: string;
 }
 
 interface DownloadsDb extends DBSchema {
@@ -69,6 +71,7 @@ interface DownloadsDb extends DBSchema {
 export function createModelStore(init: ModelStoreInit = {}): ModelStore {
   const baseUrl = init.baseUrl ?? '/models/';
   const chunkBytes = init.chunkBytes ?? 1024 * 1024;
+  const cacheName = init.cacheName ?? MODEL_CACHE;
   let db: Promise<IDBPDatabase<DownloadsDb>> | undefined;
   const database = () =>
     (db ??= openDB<DownloadsDb>(init.dbName ?? 'acn-model-downloads', 1, {
@@ -79,7 +82,7 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
   const urlOf = (hash: Hash) => new URL(baseUrl + hash, location.href).href;
 
   async function get(hash: Hash): Promise<Uint8Array | undefined> {
-    const cache = await caches.open(MODEL_CACHE);
+    const cache = await caches.open(cacheName);
     const response = await cache.match(urlOf(hash));
     if (!response) return undefined;
     const bytes = new Uint8Array(await response.arrayBuffer());
@@ -147,7 +150,7 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
     const checked = checkModelBytes(bytes, hash);
     await clearPartial(hash);
     if (!checked.ok) throw checked.error;
-    const cache = await caches.open(MODEL_CACHE);
+    const cache = await caches.open(cacheName);
     await cache.put(
       urlOf(hash),
       new Response(bytes, {
@@ -163,7 +166,7 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
       return (await get(hash)) ?? download(hash, options);
     },
     async list() {
-      const cache = await caches.open(MODEL_CACHE);
+      const cache = await caches.open(cacheName);
       const models: StoredModel[] = [];
       for (const request of await cache.keys()) {
         const response = await cache.match(request);
@@ -176,7 +179,7 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
       return (await storedChunks(hash)).reduce((n, c) => n + c.length, 0);
     },
     async deleteAll() {
-      await caches.delete(MODEL_CACHE);
+      await caches.delete(cacheName);
       await (await database()).clear('chunks');
     },
   };
