@@ -19,7 +19,7 @@ import { loadPipelineModels, releasePipelineModels } from '../../shared/models/l
 import { pipelineFor } from '../../shared/models/tasks/registry.ts';
 import type { Backend } from '../../shared/messages/receipt.ts';
 import { createModelStore } from '../models/model-store.ts';
-import { createOrtWebRuntime } from './ort-web-runtime.ts';
+import { createOrtWebRuntime, ortWasmThreads } from './ort-web-runtime.ts';
 
 /** Page to worker: run `entry` on `input`. */
 export interface LocalRunRequest {
@@ -32,6 +32,12 @@ export interface LocalRunRequest {
   /** WASM threads and WebGPU use: fixed by the worker's first request (onnxruntime initialises once). */
   readonly threads: number;
   readonly webgpu: boolean;
+  /**
+   * Only initialise onnxruntime and load the model, run nothing (`input` is
+   * ignored; the result's output is empty). A worker warmed so answers its
+   * first real task without the seconds onnxruntime's start takes. Default false.
+   */
+  readonly warmOnly?: boolean;
 }
 
 /** Worker to page. */
@@ -50,6 +56,8 @@ export type LocalRunMessage =
       readonly backend: Backend;
       readonly ms: number;
       readonly loadMs: number;
+      /** WASM threads onnxruntime runs with (1 without cross-origin isolation). */
+      readonly threads: number;
     }
   | { readonly type: 'error'; readonly name: string; readonly code: string | undefined; readonly message: string };
 
@@ -80,8 +88,8 @@ async function run(request: LocalRunRequest): Promise<LocalRunMessage & { type: 
   const { entry } = request;
   const pipeline = pipelineFor(entry.pre);
   if (!pipeline) throw new InvalidModelError(`this app has no pipeline ${entry.pre} for ${entry.name}`);
-  const input = pipeline.decodeInput(request.input);
-  if (!input.ok) throw input.error;
+  const input = request.warmOnly === true ? undefined : pipeline.decodeInput(request.input);
+  if (input?.ok === false) throw input.error;
 
   const loadStarted = performance.now();
   runtime ??= createOrtWebRuntime({
@@ -97,9 +105,19 @@ async function run(request: LocalRunRequest): Promise<LocalRunMessage & { type: 
     loaded = { id: entry.id, models: await loadPipelineModels(ort, entry, pipeline, reader(request)) };
   }
   const started = performance.now();
+  if (input === undefined) {
+    return {
+      type: 'result',
+      output: new Uint8Array(0),
+      backend: ort.backend,
+      ms: 0,
+      loadMs: started - loadStarted,
+      threads: ortWasmThreads(),
+    };
+  }
   const output = pipeline.encodeOutput(await pipeline.run(loaded.models, input.value));
   const ms = performance.now() - started;
-  return { type: 'result', output, backend: ort.backend, ms, loadMs: started - loadStarted };
+  return { type: 'result', output, backend: ort.backend, ms, loadMs: started - loadStarted, threads: ortWasmThreads() };
 }
 
 /** Reads the entry's files through the model store, reporting download progress over all of them. */

@@ -27,6 +27,16 @@ export async function createOrtWebRuntime(init: OrtWebInit = {}): Promise<Infere
   });
 }
 
+/**
+ * WASM threads onnxruntime runs with in this context: what it was given, or 1
+ * where the page is not cross-origin isolated (no SharedArrayBuffer, so
+ * onnxruntime-web falls back to one thread).
+ */
+export function ortWasmThreads(): number {
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  return isolated ? Math.max(1, ort.env.wasm.numThreads ?? 1) : 1;
+}
+
 async function hasWebGpuAdapter(): Promise<boolean> {
   const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
   if (gpu === undefined) return false;

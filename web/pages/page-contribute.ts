@@ -4,6 +4,10 @@
  * storage and GPU, with the concrete limits each choice implies on this
  * device, and the pause rules. Every change is stored at once in the
  * database's settings (and announced to the app's other contexts).
+ *
+ * The "Contribute compute" switch runs this tab as a worker
+ * (web/worker-mode/, loaded only when switched on): every allocation change
+ * is handed to it at once, and its status is shown live.
  */
 import { consume } from '@lit/context';
 import { Task } from '@lit/task';
@@ -24,6 +28,15 @@ import { servicesContext, type AppServices } from '../services/app-context.ts';
 import { deviceTotals } from '../services/device-totals.ts';
 import { errorText } from '../services/error-text.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
+import {
+  activeWorker,
+  reportStatus,
+  setActiveWorker,
+  setKeepRunning,
+  watchActiveWorker,
+  type ActiveWorker,
+} from '../worker-mode/active-worker.ts';
+import type { BrowserWorkerStatus } from '../worker-mode/browser-worker.ts';
 
 /** The settings key of the allocation (read by the workers). */
 export const RESOURCES_SETTING = 'resources';
@@ -124,7 +137,13 @@ export class PageContribute extends LitElement {
   @state() private saved: 'saved' | 'saving' | undefined;
   @state() private saveError: string | undefined;
 
+  @state() private contributing = false;
+  @state() private keepRunning = false;
+  @state() private worker: BrowserWorkerStatus | undefined;
+  @state() private workerError: { readonly code: string; readonly message: string } | undefined;
+
   private loadedFor: AppServices | undefined;
+  private unwatch: (() => void) | undefined;
 
   private readonly device = new Task(this, {
     task: () => deviceTotals(),
@@ -136,6 +155,74 @@ export class PageContribute extends LitElement {
       this.loadedFor = this.services;
       void this.load(this.services);
     }
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    // The worker outlives this screen: coming back shows the one running.
+    const show = (active: ActiveWorker | undefined): void => {
+      if (active === undefined) return;
+      this.contributing = true;
+      this.keepRunning = active.keepRunning;
+      this.worker = active.status;
+    };
+    show(activeWorker());
+    this.unwatch = watchActiveWorker(show);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.unwatch?.();
+  }
+
+  private async startContributing(): Promise<void> {
+    const services = this.services;
+    if (!services || activeWorker()) return;
+    this.contributing = true;
+    this.workerError = undefined;
+    try {
+      const [{ createBrowserWorker }, device] = await Promise.all([
+        import('../worker-mode/browser-worker.ts'),
+        this.device.value ?? deviceTotals(),
+      ]);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- switched off during the await
+      if (!this.contributing) return;
+      const worker = createBrowserWorker({
+        relayUrl: services.relayUrl,
+        client: services.client,
+        signer: services.key.signer,
+        device,
+        settings: { allocation: this.allocation, keepRunning: this.keepRunning },
+        onStatus: (status) => {
+          reportStatus(worker, status);
+        },
+      });
+      setActiveWorker(worker, this.keepRunning);
+      await worker.start();
+    } catch (error) {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      // A balance too low to stake says exactly how many tokens are missing: shown as it is.
+      const message =
+        code === 'insufficient-balance' && error instanceof Error ? error.message : errorText(error).message;
+      this.workerError = { code: typeof code === 'string' ? code : 'start-failed', message };
+      await this.stopContributing();
+    }
+  }
+
+  private async stopContributing(): Promise<void> {
+    this.contributing = false;
+    const worker = activeWorker()?.worker;
+    setActiveWorker(undefined);
+    await worker?.stop();
+  }
+
+  /** Hands the allocation now to the running worker (threads, slots, GPU, pause rules, a new advert). */
+  private applyToWorker(): void {
+    void activeWorker()
+      ?.worker.update({ allocation: this.allocation, keepRunning: this.keepRunning })
+      .catch((error: unknown) => {
+        this.workerError = { code: 'update-failed', message: errorText(error).message };
+      });
   }
 
   private async load(services: AppServices): Promise<void> {
@@ -158,6 +245,7 @@ export class PageContribute extends LitElement {
     this.saved = 'saving';
     this.saveError = undefined;
     try {
+      this.applyToWorker();
       await services.writeSetting(RESOURCES_SETTING, checked.value);
       this.saved = 'saved';
     } catch (error) {
@@ -189,6 +277,7 @@ export class PageContribute extends LitElement {
         Lend this device's spare capacity to the network and earn tokens for the tasks it runs. Your choice is saved on
         this device and applies as soon as it works for the network.
       </p>
+      ${this.renderWorker()}
       <section class="card" aria-labelledby="preset-heading">
         <h2 id="preset-heading">How much to give</h2>
         <fieldset>
@@ -238,6 +327,107 @@ export class PageContribute extends LitElement {
         ${this.saved === 'saved' ? 'Saved.' : this.saved === 'saving' ? 'Saving…' : ''}
       </p>
       ${this.saveError ? html`<div class="notice error" role="alert">${this.saveError}</div>` : nothing}`;
+  }
+
+  private renderWorker(): TemplateResult {
+    const w = this.worker;
+    const running = this.contributing && w !== undefined && w.state !== 'stopped' && w.state !== 'failed';
+    const shown = running ? w : undefined;
+    const phase = shown === undefined ? 'off' : shown.state === 'online' && shown.paused ? 'paused' : shown.state;
+    const phaseText: Record<string, string> = {
+      off: 'Off',
+      starting: 'Starting…',
+      staking: 'Staking tokens…',
+      connecting: 'Connecting to the relay…',
+      online: 'Connected: taking tasks',
+      paused: shown?.paused === 'battery' ? 'Paused: on battery' : 'Paused: the app is in the background',
+    };
+    return html`<section class="card" aria-labelledby="worker-heading">
+      <h2 id="worker-heading">Contribute compute</h2>
+      <label class="choice">
+        <input
+          type="checkbox"
+          role="switch"
+          data-testid="contribute-switch"
+          .checked=${this.contributing}
+          ?disabled=${!this.services}
+          @change=${(e: Event) => {
+            if ((e.target as HTMLInputElement).checked) void this.startContributing();
+            else void this.stopContributing();
+          }}
+        />
+        <span>Run tasks for the network in this tab while it is open</span>
+      </label>
+      <label class="choice">
+        <input
+          type="checkbox"
+          data-testid="contribute-keep-running"
+          .checked=${this.keepRunning}
+          @change=${(e: Event) => {
+            this.keepRunning = (e.target as HTMLInputElement).checked;
+            setKeepRunning(this.keepRunning);
+            this.applyToWorker();
+          }}
+        />
+        <span>Keep running when hidden or on battery</span>
+      </label>
+      <dl
+        data-testid="contribute-status"
+        data-state=${phase}
+        data-connected=${String(shown?.connected ?? false)}
+        data-paused=${shown?.paused ?? ''}
+        data-running=${shown?.tasks.running ?? 0}
+        data-done=${shown?.tasks.done ?? 0}
+        data-failed=${shown?.tasks.failed ?? 0}
+        data-threads=${shown?.limits.threads ?? ''}
+        data-concurrency=${shown?.limits.concurrentTasks ?? ''}
+        data-webgpu=${String(shown?.webgpu ?? false)}
+        data-last-threads=${shown?.lastTaskThreads ?? ''}
+        data-inference-workers=${shown?.inferenceWorkersStarted ?? 0}
+        data-inference-ready=${String(shown?.inferenceReady ?? false)}
+        data-advert-seq=${shown?.advert?.seq ?? ''}
+        data-advert-ok=${shown?.advert === undefined ? '' : String(shown.advert.ok)}
+        data-advert-models=${shown?.advert?.models ?? ''}
+        data-earned=${shown?.earned ?? 0}
+        data-balance=${shown?.balance ?? ''}
+        data-account=${shown?.account ?? ''}
+      >
+        <dt>Status</dt>
+        <dd data-testid="contribute-phase">${phaseText[phase] ?? phase}</dd>
+        ${
+          shown
+            ? html`<dt>Tasks running / done</dt>
+                <dd>${shown.tasks.running} / ${shown.tasks.done}</dd>
+                <dt>Threads / tasks at once</dt>
+                <dd>${shown.limits.threads} / ${shown.limits.concurrentTasks}</dd>
+                <dt>GPU</dt>
+                <dd>${shown.webgpu ? 'WebGPU' : 'off (WASM)'}</dd>
+                <dt>Models offered</dt>
+                <dd>${shown.models.length}</dd>
+                ${
+                  shown.advert?.ok === false
+                    ? html`<dt>Relay</dt>
+                        <dd>advert refused: ${shown.advert.error?.message ?? ''}</dd>`
+                    : nothing
+                }
+                <dt>Earned</dt>
+                <dd data-testid="contribute-earned">${shown.earned} tokens</dd>`
+            : nothing
+        }
+      </dl>
+      ${
+        this.workerError
+          ? html`<div
+              class="notice error"
+              role="alert"
+              data-testid="contribute-error"
+              data-code=${this.workerError.code}
+            >
+              ${this.workerError.message}
+            </div>`
+          : nothing
+      }
+    </section>`;
   }
 
   private renderSlider(key: keyof Shares): TemplateResult {
