@@ -14,7 +14,7 @@
  * check it was chosen for, and only then can the requester fetch it.
  */
 import { randomBytes } from 'node:crypto';
-import { sha256Hex } from '../../shared/encoding/bytes.ts';
+import { equalBytes, sha256Hex } from '../../shared/encoding/bytes.ts';
 import { encodeEnvelope, readMessage, signEnvelope, type SignedMessage } from '../../shared/envelope/envelope.ts';
 import { checkFreshness } from '../../shared/envelope/freshness.ts';
 import type { AccountId, Hash, ModelId, TaskId, TxId } from '../../shared/identity/ids.ts';
@@ -23,7 +23,8 @@ import type { Signer } from '../../shared/identity/signer.ts';
 import { WrongNetworkError } from '../../shared/ledger/errors.ts';
 import { priceOf, type Catalogue, type ModelEntry } from '../../shared/models/catalogue.ts';
 import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import type { ReceiptPayload } from '../../shared/messages/receipt.ts';
+import { readFallbackRequest, signAssignment } from '../../shared/messages/assignment.ts';
+import { decodeReceiptPayload, type ReceiptPayload } from '../../shared/messages/receipt.ts';
 import {
   decodeCancelPayload,
   decodeTaskPayload,
@@ -53,6 +54,52 @@ import { createWorkerChecks, type AuditKind, type WorkerRun } from './worker-che
 import { unwrap } from '../../shared/result.ts';
 
 export { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE };
+
+/** How a requester wants its task run: through the relay, or on a worker it dials itself over WebRTC. */
+export type TaskRoute = 'brokered' | 'direct';
+
+/** Codes of the direct path's refusals (each with its HTTP status on {@link DirectPathError}). */
+export type DirectPathErrorCode =
+  | 'not-direct'
+  | 'direct-closed'
+  | 'already-answered'
+  | 'assignment-expired'
+  | 'bad-receipt'
+  | 'wrong-signer'
+  | 'output-mismatch'
+  | 'worker-unstaked'
+  | 'invalid-fallback'
+  | 'forbidden';
+
+/** A refused receipt or fallback request on the direct path; nothing changed. */
+export class DirectPathError extends Error {
+  override readonly name = 'DirectPathError';
+  readonly code: DirectPathErrorCode;
+  readonly status: number;
+  constructor(status: number, code: DirectPathErrorCode, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Where the requester runs a direct task: the worker's libp2p identity, its WebRTC addresses and the relay's signed assignment. */
+export interface DirectOffer {
+  readonly worker: AccountId;
+  readonly addrs: readonly string[];
+  /** The relay-signed assignment (see shared/messages/assignment.ts), to send the worker with the task. */
+  readonly assignment: Uint8Array;
+  /** Until when the worker may start the task; the relay runs it itself once a receipt is this late (plus a grace). */
+  readonly expiresAt: number;
+}
+
+/** Direct-path options. */
+export interface DirectPathInit {
+  /** How long an assignment is valid. Default 20 s. */
+  readonly assignmentTtlMs?: number;
+  /** How long after the expiry a receipt is still taken before the relay runs the task itself. Default 5 s. */
+  readonly receiptGraceMs?: number;
+}
 
 /** What the API shows of a task. */
 export interface TaskView {
@@ -134,6 +181,24 @@ export interface TaskServiceInit {
   readonly onError?: (error: unknown, task?: TaskId) => void;
   /** Checks on untrusted workers. Default: the default rates, no audit accounts. */
   readonly trust?: TaskTrustInit;
+  /** The interactive path's deadlines. */
+  readonly direct?: DirectPathInit;
+}
+
+/** A task on the direct path, waiting for the requester's receipt or fallback. */
+interface DirectJob {
+  readonly offer: DirectOffer;
+  readonly worker: WorkerInfo;
+  /** 'waiting' until a receipt or a fallback (or a cancel, or the deadline) decides the route; decided once. */
+  outcome: 'waiting' | 'receipt' | 'fallback';
+  /** The receipt accepted, to answer a retry of the same post. */
+  receipt?: Uint8Array;
+  /** Hands the decision to the task's run: the worker's run, or undefined for the brokered path. */
+  readonly decide: (run: WorkerRun | undefined) => void;
+  readonly decision: Promise<WorkerRun | undefined>;
+  /** Resolves when the direct run has been settled or handed to the brokered path. */
+  readonly finished: Promise<void>;
+  readonly finish: () => void;
 }
 
 /** An audit task's link to the check that made it. */
@@ -158,11 +223,31 @@ interface TaskRecord {
   output?: Uint8Array;
   receipt?: Uint8Array;
   readonly audit?: AuditJob;
+  direct?: DirectJob;
 }
 
 export interface TaskService {
-  /** Accepts a signed task and its input; resolves once the escrow is durable. Throws typed errors. */
-  submit(task: Uint8Array, input: Uint8Array): Promise<{ task: TaskView; created: boolean }>;
+  /**
+   * Accepts a signed task and its input; resolves once the escrow is durable. Throws typed errors.
+   * With `route: 'direct'` the task is assigned to a staked worker with WebRTC addresses, and the
+   * answer carries the {@link DirectOffer}; without such a worker the task goes the brokered way
+   * (no offer).
+   */
+  submit(
+    task: Uint8Array,
+    input: Uint8Array,
+    options?: { readonly route?: TaskRoute },
+  ): Promise<{ task: TaskView; created: boolean; direct?: DirectOffer }>;
+  /**
+   * The worker's receipt and output for a direct task, brought by the requester: checked (the
+   * assigned worker's signature, this task, this output), then judged like a brokered result and
+   * settled. Resolves with the task once settled (or handed to the brokered path when the worker's
+   * answer was proven wrong). Throws {@link DirectPathError}; a retry of an accepted receipt
+   * answers the task again.
+   */
+  submitReceipt(id: TaskId, receipt: Uint8Array, output: Uint8Array): Promise<TaskView>;
+  /** The requester's signed request to give up on the direct path: the relay runs the task brokered. */
+  fallback(id: TaskId, request: Uint8Array): Promise<{ task: TaskView; created: boolean }>;
   get(id: TaskId): TaskView;
   list(filter?: { readonly account?: AccountId; readonly limit?: number }): TaskView[];
   /** The output and receipt once the task settled; undefined before (or after the result was dropped). Throws UnknownTaskError. */
@@ -183,6 +268,8 @@ export function createTaskService(init: TaskServiceInit): TaskService {
   const maxAttempts = init.maxAttempts ?? 2;
   const maxResults = init.maxResults ?? 1000;
   const workerTimeoutMs = init.workerTimeoutMs ?? 15_000;
+  const assignmentTtlMs = init.direct?.assignmentTtlMs ?? 20_000;
+  const receiptGraceMs = init.direct?.receiptGraceMs ?? 5_000;
   const trust = init.trust ?? {};
   const random = trust.random ?? Math.random;
   const reputation =
@@ -331,13 +418,13 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     return checks.check(checked, run, canary, failed);
   }
 
-  async function execute(task: TaskRecord): Promise<void> {
+  async function execute(task: TaskRecord, exclude: readonly AccountId[] = []): Promise<void> {
     if (task.audit !== undefined) return executeAudit(task, task.audit);
     const id = task.view.id;
-    const failedWorkers: AccountId[] = [];
+    const failedWorkers: AccountId[] = [...exclude];
     let lastError: unknown;
     // Workers that fail do not count against the task: it then runs on the pool.
-    for (let poolAttempts = 0; poolAttempts < maxAttempts; ) {
+    for (let poolAttempts = 0; poolAttempts < maxAttempts;) {
       const worker = pickWorker(task.entry, failedWorkers);
       try {
         let run: WorkerRun | undefined;
@@ -416,7 +503,7 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     const answer = deferred<WorkerRun | undefined>();
     const judged = deferred<boolean>();
     const audit = { kind, worker, answered: answer.resolve, judged: judged.promise };
-    const created = await accept(message, bytes, input, entry, units, audit);
+    const created = await accept(message, bytes, input, entry, units, 'brokered', audit);
     if (created === undefined) return undefined;
     return { task: created.view.id, answer: answer.promise, judge: judged.resolve };
   }
@@ -428,8 +515,15 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     input: Uint8Array,
     entry: ModelEntry,
     units: number,
+    route: TaskRoute,
     audit?: AuditJob,
   ): Promise<TaskRecord | undefined> {
+    // Signed before the escrow, so the task is recorded in one step once escrowed (a duplicate submit finds it).
+    const directWorker = route === 'direct' && audit === undefined ? pickDirectWorker(entry) : undefined;
+    const direct =
+      directWorker === undefined
+        ? undefined
+        : { worker: directWorker, offer: await signDirectOffer(message.id as TaskId, entry, directWorker) };
     const escrow = await ledger.submitSigned('tx/escrow', { task: bytes });
     if (tasks.has(message.id as TaskId)) return undefined; // a concurrent duplicate got here first
     if (audit !== undefined && !escrow.ok) return undefined;
@@ -459,11 +553,18 @@ export function createTaskService(init: TaskServiceInit): TaskService {
         error: undefined,
       },
     };
+    if (direct !== undefined) assignDirect(task, direct.worker, direct.offer);
     tasks.set(task.view.id, task);
     init.events?.submitted?.(task.view);
     // Run after this call returns, so a cancel can still reach a pending task.
     const run = Promise.resolve()
-      .then(() => (task.view.state === 'pending' ? execute(task) : undefined))
+      .then(() =>
+        task.direct !== undefined
+          ? runDirect(task, task.direct)
+          : task.view.state === 'pending'
+            ? execute(task)
+            : undefined,
+      )
       .catch((error: unknown) => init.onError?.(error, task.view.id))
       .finally(() => {
         running.delete(run);
@@ -471,6 +572,146 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       });
     running.add(run);
     return task;
+  }
+
+  /** A worker's WebRTC addresses from its advert: what a requester can dial. */
+  function directAddrs(worker: WorkerInfo): string[] {
+    return worker.advert.addrs.filter((address) => address.includes('/webrtc'));
+  }
+
+  /** The best staked worker for `entry` that a requester can dial over WebRTC. */
+  function pickDirectWorker(entry: ModelEntry): WorkerInfo | undefined {
+    const unreachable = (init.scheduler?.workers() ?? [])
+      .filter((w) => directAddrs(w).length === 0)
+      .map((w) => w.account);
+    return pickWorker(entry, unreachable);
+  }
+
+  /** Marks `task` assigned to `worker` with a relay-signed assignment the requester takes to it. */
+  async function signDirectOffer(task: TaskId, entry: ModelEntry, worker: WorkerInfo): Promise<DirectOffer> {
+    const at = now();
+    const expiresAt = at + assignmentTtlMs;
+    const assignment = await signAssignment(signer, {
+      v: 1,
+      net: ledger.network,
+      task,
+      model: entry.id,
+      worker: worker.account,
+      expires: expiresAt,
+      ts: at,
+    });
+    return { worker: worker.account, addrs: directAddrs(worker), assignment, expiresAt };
+  }
+
+  /** Marks `task` assigned to the offer's worker (synchronously: nothing can reach the task in between). */
+  function assignDirect(task: TaskRecord, worker: WorkerInfo, offer: DirectOffer): void {
+    const decision = deferred<WorkerRun | undefined>();
+    const finished = deferred<undefined>();
+    task.direct = {
+      offer,
+      worker,
+      outcome: 'waiting',
+      decide: decision.resolve,
+      decision: decision.promise,
+      finished: finished.promise,
+      finish: () => {
+        finished.resolve(undefined);
+      },
+    };
+    move(task, 'assigned', { worker: worker.account });
+  }
+
+  /** Sends a waiting direct task the brokered way (fallback, deadline or cancel); false when already decided. */
+  function giveUpDirect(job: DirectJob): boolean {
+    if (job.outcome !== 'waiting') return false;
+    job.outcome = 'fallback';
+    job.decide(undefined);
+    return true;
+  }
+
+  /**
+   * A direct task's run: waits for the requester's receipt (or a fallback,
+   * or the deadline), then judges and settles the worker's answer like a
+   * brokered one, or runs the task brokered.
+   */
+  async function runDirect(task: TaskRecord, job: DirectJob): Promise<void> {
+    const checked = { id: task.view.id, entry: task.entry, input: task.input };
+    // The worker gets its canaries on the brokered connection, as on the brokered path.
+    const canary = checks.maybeCanary(job.worker, checked);
+    const timer = setTimeout(
+      () => {
+        giveUpDirect(job);
+      },
+      Math.max(0, job.offer.expiresAt + receiptGraceMs - now()),
+    );
+    try {
+      const run = await job.decision;
+      clearTimeout(timer);
+      if (run === undefined) {
+        // Cancelled meanwhile: the cancel refunded it.
+        if (task.view.state === 'assigned') {
+          requeue(task);
+          await execute(task);
+        }
+        return;
+      }
+      let accepted: WorkerRun | undefined;
+      try {
+        accepted = await checks.check(checked, run, canary, []);
+      } catch (error) {
+        init.onError?.(error, task.view.id);
+        accepted = undefined;
+      }
+      if (accepted === undefined) {
+        // The worker's answer was proven wrong (or could not be judged): run it elsewhere, never on that worker.
+        requeue(task);
+        await execute(task, [run.worker]);
+        return;
+      }
+      try {
+        await settle(task, accepted);
+      } catch (error) {
+        init.onError?.(error, task.view.id);
+        if (canTransition(task.view.state, 'failed')) await fail(task, error);
+      }
+    } finally {
+      clearTimeout(timer);
+      job.finish();
+    }
+  }
+
+  function directJob(task: TaskRecord): DirectJob {
+    const job = task.direct;
+    if (job === undefined)
+      throw new DirectPathError(409, 'not-direct', 'the task was not submitted for the direct path');
+    return job;
+  }
+
+  /** Checks a receipt for a direct task; throws what is wrong with it. */
+  function checkDirectReceipt(task: TaskRecord, job: DirectJob, bytes: Uint8Array, output: Uint8Array): WorkerRun {
+    const read = readMessage(bytes, 'receipt', decodeReceiptPayload, verifier);
+    if (!read.ok) throw new DirectPathError(400, 'bad-receipt', `the receipt does not verify: ${read.error.message}`);
+    const receipt = read.value;
+    const p = receipt.payload;
+    if (receipt.signer !== job.offer.worker) {
+      throw new DirectPathError(
+        403,
+        'wrong-signer',
+        'the receipt is not signed by the worker the task was assigned to',
+      );
+    }
+    // A worker that unstaked since cannot be paid: refused here, the requester falls back, and the escrow stays whole.
+    if (ledger.account(receipt.signer).stake < ledger.params.minWorkerStake) {
+      throw new DirectPathError(409, 'worker-unstaked', 'the worker no longer holds the stake to be paid');
+    }
+    if (p.net !== ledger.network || p.task !== task.view.id || p.model !== task.entry.id) {
+      throw new DirectPathError(400, 'bad-receipt', 'the receipt names another network, task or model');
+    }
+    if (p.outputBytes !== output.length || sha256Hex(output) !== p.output) {
+      throw new DirectPathError(400, 'output-mismatch', 'the output does not match the hash and size in the receipt');
+    }
+    tally.compute('task', p.runMs);
+    return { worker: receipt.signer, output, receipt: bytes, outputHash: p.output };
   }
 
   function forget(): void {
@@ -481,11 +722,19 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     }
   }
 
+  /** The answer to a submission: with the direct offer while the requester may still use it. */
+  function withOffer(task: TaskRecord, created: boolean): { task: TaskView; created: boolean; direct?: DirectOffer } {
+    const job = task.direct;
+    const open = job?.outcome === 'waiting' && now() <= job.offer.expiresAt;
+    return open ? { task: task.view, created, direct: job.offer } : { task: task.view, created };
+  }
+
   return {
-    async submit(bytes, input) {
+    async submit(bytes, input, options = {}) {
+      const route = options.route ?? 'brokered';
       const message = unwrap(readMessage(bytes, 'task', decodeTaskPayload, verifier));
       const existing = tasks.get(message.id as TaskId);
-      if (existing) return { task: existing.view, created: false };
+      if (existing) return withOffer(existing, false);
       init.admit?.(message.signer);
       const p = message.payload;
       if (p.net !== ledger.network) throw new WrongNetworkError(`this relay is network ${ledger.network}`);
@@ -504,9 +753,63 @@ export function createTaskService(init: TaskServiceInit): TaskService {
           `${entry.name} costs ${price} for this input; the task offers at most ${p.maxPrice}`,
         );
       }
-      const created = await accept(message, bytes, input, entry, units);
-      if (created === undefined) return { task: record(message.id as TaskId).view, created: false };
-      return { task: created.view, created: true };
+      const created = await accept(message, bytes, input, entry, units, route);
+      if (created === undefined) return withOffer(record(message.id as TaskId), false);
+      return withOffer(created, true);
+    },
+
+    async submitReceipt(id, bytes, output) {
+      const task = record(id);
+      const job = directJob(task);
+      if (job.outcome === 'receipt') {
+        if (job.receipt !== undefined && equalBytes(job.receipt, bytes)) {
+          await job.finished;
+          return task.view;
+        }
+        throw new DirectPathError(409, 'already-answered', 'another receipt was accepted for this task');
+      }
+      if (job.outcome === 'fallback' || task.view.state !== 'assigned') {
+        throw new DirectPathError(409, 'direct-closed', `the task went the brokered way; it is ${task.view.state}`);
+      }
+      if (now() > job.offer.expiresAt + receiptGraceMs) {
+        giveUpDirect(job);
+        throw new DirectPathError(
+          409,
+          'assignment-expired',
+          'the receipt came after the deadline; the relay runs the task',
+        );
+      }
+      const run = checkDirectReceipt(task, job, bytes, output);
+      job.outcome = 'receipt';
+      job.receipt = bytes;
+      move(task, 'running');
+      move(task, 'completed', { worker: run.worker, outputHash: run.outputHash });
+      job.decide(run);
+      await job.finished;
+      return task.view;
+    },
+
+    fallback(id, bytes) {
+      const task = record(id);
+      const read = readFallbackRequest(bytes, verifier);
+      if (!read.ok) throw new DirectPathError(400, 'invalid-fallback', read.error.message);
+      const p = read.value.payload;
+      if (p.task !== id || p.net !== ledger.network) {
+        throw new DirectPathError(400, 'invalid-fallback', 'the fallback request is for another task or network');
+      }
+      if (read.value.signer !== task.view.requester) {
+        throw new DirectPathError(403, 'forbidden', 'only the requester may ask for the brokered path');
+      }
+      unwrap(checkFreshness(p.ts, now()));
+      const job = directJob(task);
+      if (job.outcome === 'receipt') {
+        throw new DirectPathError(
+          409,
+          'already-answered',
+          'the worker’s receipt was accepted; the result comes from it',
+        );
+      }
+      return Promise.resolve({ task: task.view, created: giveUpDirect(job) });
     },
 
     get: (id) => record(id).view,
@@ -538,6 +841,8 @@ export function createTaskService(init: TaskServiceInit): TaskService {
         );
       }
       move(task, 'cancelled');
+      // A direct task waiting for its receipt stops waiting (its run sees the cancel and does nothing).
+      if (task.direct !== undefined) giveUpDirect(task.direct);
       const refunded = unwrap(await ledger.submitSigned('tx/refund', { task: id, reason: 'cancelled' }));
       move(task, 'refunded', { refundTx: refunded.id, finishedAt: now() });
       init.events?.completed?.(task.view);

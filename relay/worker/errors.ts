@@ -48,7 +48,7 @@ export class WorkerBusyError extends Error {
  */
 export class TaskRefusedError extends Error {
   override readonly name = 'TaskRefusedError';
-  readonly code: 'invalid-task' | 'wrong-network' | 'input-mismatch' | 'unknown-model' | 'not-running';
+  readonly code: 'invalid-task' | 'wrong-network' | 'input-mismatch' | 'unknown-model' | 'not-running' | 'unauthorized';
   constructor(code: TaskRefusedError['code'], message: string) {
     super(message);
     this.code = code;

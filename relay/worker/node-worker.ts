@@ -432,6 +432,8 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
       network,
       signer: this.#init.key.signer,
       verifier: this.#verifier,
+      // Requesters that dial over WebRTC bring the relay's assignment of the task to this worker.
+      account: this.account,
       gate,
       pool,
       offers: (model: ModelId) => this.#offered.some((entry) => entry.id === model),

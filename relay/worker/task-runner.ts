@@ -5,9 +5,14 @@
  * and CPU share); run it on the inference pool; sign the receipt (task, model,
  * output hash and size, units, backend, run time) with the worker's key.
  *
- * Only the relay may send tasks: it escrowed the price, and it is who pays.
- * A task whose stream closes (the relay gave up or went away) is aborted in
- * the pool.
+ * Tasks come from the relay (brokered: it escrowed the price, and it is who
+ * pays), or, on the interactive path, from a requester that dialled the
+ * worker directly over WebRTC: such a request must carry the relay's signed
+ * assignment of this task to this worker, still valid (see
+ * shared/messages/assignment.ts), so the worker never runs unescrowed work
+ * for strangers. Each assignment runs once; a relayed (limited) connection
+ * from anyone but the relay is refused. A task whose stream closes (the
+ * requester gave up or went away) is aborted in the pool.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { sha256Hex } from '../../shared/encoding/bytes.ts';
@@ -16,6 +21,7 @@ import type { AccountId, ModelId, TaskId } from '../../shared/identity/ids.ts';
 import type { Signer } from '../../shared/identity/signer.ts';
 import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
 import type { ReceiptPayload } from '../../shared/messages/receipt.ts';
+import { checkAssignment } from '../../shared/messages/assignment.ts';
 import { decodeTaskPayload } from '../../shared/messages/task.ts';
 import type { InferencePool, InferenceResult } from '../pool/inference-pool.ts';
 import {
@@ -59,18 +65,49 @@ export interface TaskRunnerInit {
   readonly now?: () => number;
   /** How long the relay may take to send the request. Default 30 s. */
   readonly readTimeoutMs?: number;
+  /**
+   * The worker's own account: direct tasks (from peers other than the relay)
+   * must carry an assignment naming it. Default none: tasks from the relay only.
+   */
+  readonly account?: AccountId;
+  /** How long a directly connected requester may take to send the request (it sends it at once). Default 3 s. */
+  readonly directReadTimeoutMs?: number;
 }
 
 /** A stream handler for `/acn/task/1.0.0`. */
 export function createTaskRunner(init: TaskRunnerInit): (stream: Stream, connection: Connection) => Promise<void> {
   const now = init.now ?? Date.now;
   const readTimeoutMs = init.readTimeoutMs ?? 30_000;
+  const directReadTimeoutMs = init.directReadTimeoutMs ?? 3_000;
+  /** Direct tasks already taken, until their assignment expires: each assignment buys one run. */
+  const taken = new Map<TaskId, number>();
+
+  /** Throws unless `request` carries a valid, unused assignment of task `id` to this worker. */
+  function admitDirect(request: unknown, id: TaskId): void {
+    const account = init.account;
+    if (account === undefined)
+      throw new TaskRefusedError('unauthorized', 'this worker takes tasks from its relay only');
+    const at = now();
+    for (const [task, expires] of taken) if (expires < at) taken.delete(task);
+    const assignment = (request as { assignment?: unknown }).assignment;
+    const checked = checkAssignment(assignment, {
+      verifier: init.verifier,
+      network: init.network,
+      worker: account,
+      task: id,
+      now: at,
+    });
+    if (!checked.ok) throw new TaskRefusedError('unauthorized', checked.error.message);
+    if (taken.has(id)) throw new TaskRefusedError('unauthorized', 'this assignment was used already');
+    taken.set(id, checked.value.expires);
+  }
 
   /** `seen.task` is set as soon as the task's id is known, for the events of a task that fails later. */
   async function answer(
     request: unknown,
     signal: AbortSignal,
     seen: { task?: TaskId | undefined },
+    direct: boolean,
   ): Promise<{ reply: TaskAnswer; done: TaskEvent }> {
     const parsed = parseTaskRequest(request);
     if (parsed === undefined) throw new TaskRefusedError('invalid-task', 'not a task request');
@@ -81,6 +118,7 @@ export function createTaskRunner(init: TaskRunnerInit): (stream: Stream, connect
     const id = task.id as TaskId;
     seen.task = id;
     if (p.net !== init.network) throw new TaskRefusedError('wrong-network', `this worker serves ${init.network}`);
+    if (direct) admitDirect(request, id);
     if (parsed.input.length !== p.inputBytes || sha256Hex(parsed.input) !== p.input) {
       throw new TaskRefusedError(
         'input-mismatch',
@@ -122,9 +160,10 @@ export function createTaskRunner(init: TaskRunnerInit): (stream: Stream, connect
   }
 
   return async (stream, connection) => {
-    if (!connection.remotePeer.equals(init.relay)) {
-      // Nobody but the relay escrows and pays for work.
-      stream.abort(new Error('this worker takes tasks from its relay only'));
+    const direct = !connection.remotePeer.equals(init.relay);
+    // Nobody but the relay escrows and pays for work: others need its assignment, over a direct connection.
+    if (direct && (init.account === undefined || connection.limits !== undefined)) {
+      stream.abort(new Error('this worker takes tasks from its relay, or directly with the relay’s assignment'));
       return;
     }
     const controller = new AbortController();
@@ -136,11 +175,12 @@ export function createTaskRunner(init: TaskRunnerInit): (stream: Stream, connect
     const channel = messageChannel(stream, MAX_TASK_MESSAGE_BYTES);
     const seen: { task?: TaskId | undefined } = {};
     try {
-      const request = await channel.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(readTimeoutMs)]) });
+      const wait = direct ? directReadTimeoutMs : readTimeoutMs;
+      const request = await channel.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(wait)]) });
       let reply: TaskAnswer;
       let event: TaskEvent;
       try {
-        ({ reply, done: event } = await answer(request, signal, seen));
+        ({ reply, done: event } = await answer(request, signal, seen, direct));
       } catch (error) {
         if (signal.aborted) throw error;
         const wire = toWire(error);

@@ -64,6 +64,9 @@ import {
   type TxProof,
 } from './responses.ts';
 import { verifyResult, type VerificationReport } from './verify-result.ts';
+import { signFallbackRequest } from '../messages/assignment.ts';
+import { DirectDialError, exchangeDirect, type DirectNode } from './direct-dial.ts';
+import { directSubmitSchema, type DirectOffer } from './responses.ts';
 
 export interface AIComputeClientInit {
   /** The relay's base URL, e.g. `https://relay.example.org` (a path prefix is kept). */
@@ -126,6 +129,27 @@ export interface VerifyTaskOptions extends WaitOptions {
   readonly proofWaitMs?: number;
   /** Most headers fetched to link the proof's block to the kept ones. Default 1000. */
   readonly maxSyncHeaders?: number;
+}
+
+export interface DirectTaskParams extends TaskParams {
+  /** A libp2p node that can dial WebRTC (the app's browser node, or a Node peer with @libp2p/webrtc). */
+  readonly node: DirectNode;
+  /** Longest wait for the direct connection and its stream before falling back to the relay. Default 4000 ms. */
+  readonly dialTimeoutMs?: number;
+  /** Longest wait for the worker's answer once the task is sent. Default: until the assignment expires. */
+  readonly answerTimeoutMs?: number;
+  /** How often to ask for the brokered result while no event connection is open. Default 1000 ms. */
+  readonly pollMs?: number;
+}
+
+/** A task run on the interactive path: its result, and which way it went. */
+export interface DirectTaskResult extends TaskResult {
+  /** `webrtc`: the worker answered over a direct connection and the relay settled that answer; `relay`: brokered. */
+  readonly via: 'webrtc' | 'relay';
+  /** The worker's address as the direct connection saw it (`…/webrtc/p2p/<worker>`), when one was made. */
+  readonly remoteAddr?: string;
+  /** Why the direct path was left, when it was. */
+  readonly fallbackReason?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -316,6 +340,149 @@ export class AIComputeClient {
   async submitTask(params: TaskParams): Promise<SubmittedTask> {
     const signed = await this.signTask(params);
     return this.submitSignedTask(signed.envelope, signed.input, params);
+  }
+
+  // ---- The interactive path ---------------------------------------------------
+
+  /**
+   * Submits a signed task for the direct path: the relay escrows it and, when
+   * a staked worker can be dialled over WebRTC, answers where (`direct`);
+   * otherwise it runs the task brokered and `direct` is absent.
+   */
+  async submitDirectTask(
+    envelope: Uint8Array,
+    input: Uint8Array,
+    options: CallOptions = {},
+  ): Promise<SubmittedTask & { readonly direct?: DirectOffer }> {
+    await this.#ensureRelay(options);
+    const body = { task: toBase64Url(envelope), input: toBase64Url(input), route: 'direct' };
+    const answer = await this.#http.request('/api/tasks', directSubmitSchema, { ...options, body });
+    const created = answer.status === 201;
+    return answer.body.direct === undefined
+      ? { task: answer.body.task, created }
+      : { task: answer.body.task, created, direct: answer.body.direct };
+  }
+
+  /** Brings the worker's receipt and output to the relay, which checks and settles them; resolves with the task. */
+  async submitDirectReceipt(
+    id: TaskId,
+    receipt: Uint8Array,
+    output: Uint8Array,
+    options: CallOptions = {},
+  ): Promise<TaskView> {
+    await this.#ensureRelay(options);
+    const body = { receipt: toBase64Url(receipt), output: toBase64Url(output) };
+    return (await this.#http.request(`/api/tasks/${id}/receipt`, taskAnswerSchema, { ...options, body })).body.task;
+  }
+
+  /** Asks the relay (signed as the requester) to run a direct task the brokered way. */
+  async requestFallback(id: TaskId, options: CallOptions = {}): Promise<TaskView> {
+    const signer = this.#requireSigner();
+    const request = await signFallbackRequest(signer, {
+      v: 1,
+      net: await this.network(options),
+      task: id,
+      ts: this.#now(),
+    });
+    await this.#ensureRelay(options);
+    const { body } = await this.#http.request(`/api/tasks/${id}/fallback`, taskAnswerSchema, {
+      ...options,
+      body: { request: toBase64Url(request) },
+      accept: [202],
+    });
+    return body.task;
+  }
+
+  /**
+   * Runs a task on the interactive path: the relay escrows it and picks a
+   * worker, `node` dials that worker directly over WebRTC and gets the
+   * receipt on the same connection, and the relay checks and settles it.
+   * When the worker cannot be reached within `dialTimeoutMs` (or fails, or
+   * answers wrongly) the task falls back to the brokered path: the relay
+   * runs it, and the result only comes later. Either way it is paid once.
+   */
+  async runDirectTask(params: DirectTaskParams): Promise<DirectTaskResult> {
+    const waitOptions = { signal: params.signal, pollMs: params.pollMs ?? 1000 };
+    const signed = await this.signTask(params);
+    const submitted = await this.submitDirectTask(signed.envelope, signed.input, params);
+    const offer = submitted.direct;
+    if (offer === undefined) {
+      const result = await this.waitForResult(signed.taskId, waitOptions);
+      return { ...result, via: 'relay', fallbackReason: 'no worker to dial' };
+    }
+    return this.completeDirectTask(signed, offer, params);
+  }
+
+  /**
+   * The second half of {@link runDirectTask}, for a task already submitted
+   * with {@link submitDirectTask} whose answer carried `offer`: dials the
+   * worker, runs the task on it, brings the receipt to the relay, or falls
+   * back to the brokered path. (An app can submit first, show the task, and
+   * run this in the background: the relay's result is the same either way.)
+   */
+  async completeDirectTask(
+    signed: SignedTask,
+    offer: DirectOffer,
+    params: Omit<DirectTaskParams, keyof TaskParams> & CallOptions,
+  ): Promise<DirectTaskResult> {
+    const waitOptions = { signal: params.signal, pollMs: params.pollMs ?? 1000 };
+    const id = signed.taskId;
+    let answer;
+    try {
+      answer = await exchangeDirect(
+        params.node,
+        {
+          worker: offer.worker,
+          addrs: offer.addrs,
+          task: signed.envelope,
+          taskId: id,
+          input: signed.input,
+          assignment: offer.assignment,
+          network: signed.payload.net,
+        },
+        {
+          dialTimeoutMs: params.dialTimeoutMs ?? 4000,
+          answerTimeoutMs: params.answerTimeoutMs ?? Math.max(1000, offer.expiresAt - this.#now()),
+          verifier: this.#verifier,
+          ...(params.signal === undefined ? {} : { signal: params.signal }),
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof DirectDialError)) throw error;
+      return this.#fallBack(id, error.message, waitOptions);
+    }
+    let task: TaskView;
+    try {
+      task = await this.submitDirectReceipt(id, answer.receipt, answer.output, params);
+    } catch (error) {
+      // The relay took the brokered way meanwhile (deadline) or refused the answer: its result is the one.
+      if (error instanceof RelayApiError && error.status >= 400 && error.status < 500) {
+        return this.#fallBack(id, `the relay refused the receipt: ${error.code}`, waitOptions);
+      }
+      throw error;
+    }
+    const outputHash = sha256Hex(answer.output);
+    if (task.state === 'settled' && task.outputHash === outputHash) {
+      return { task, output: answer.output, receipt: answer.receipt, via: 'webrtc', remoteAddr: answer.remoteAddr };
+    }
+    // The relay's checks proved the worker wrong: the honest result comes from the relay.
+    const result = await this.waitForResult(id, waitOptions);
+    return {
+      ...result,
+      via: 'relay',
+      remoteAddr: answer.remoteAddr,
+      fallbackReason: 'the worker’s answer was rejected',
+    };
+  }
+
+  async #fallBack(id: TaskId, reason: string, options: WaitOptions): Promise<DirectTaskResult> {
+    try {
+      await this.requestFallback(id, options);
+    } catch (error) {
+      // Already decided (a receipt won, or the deadline passed): the result is on its way either way.
+      if (!(error instanceof RelayApiError && error.status === 409)) throw error;
+    }
+    return { ...(await this.waitForResult(id, options)), via: 'relay', fallbackReason: reason };
   }
 
   async getTask(id: TaskId, options: CallOptions = {}): Promise<TaskView> {

@@ -3,6 +3,7 @@
  * light-client verification of results. Isomorphic, like all of shared/.
  */
 export * from './client.ts';
+export * from './direct-dial.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './header-store.ts';

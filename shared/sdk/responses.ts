@@ -68,6 +68,16 @@ export const submittedTxSchema = v.object({ id: txId, seq: v.optional(v.nullable
 export type SubmittedTx = v.InferOutput<typeof submittedTxSchema>;
 
 export const taskAnswerSchema = v.object({ task: taskViewSchema });
+/** Where to run a task on the interactive path: the worker, its WebRTC addresses and the relay's signed assignment. */
+export const directOfferSchema = v.object({
+  worker: accountId,
+  addrs: v.pipe(v.array(v.pipe(v.string(), v.maxLength(256))), v.maxLength(16)),
+  assignment: base64Url,
+  expiresAt: wholeNumber,
+});
+export type DirectOffer = v.InferOutput<typeof directOfferSchema>;
+/** `POST /api/tasks` with `route: "direct"`: the task, and the offer when a worker can be dialled. */
+export const directSubmitSchema = v.object({ task: taskViewSchema, direct: v.optional(directOfferSchema) });
 export const taskListSchema = v.object({ tasks: v.array(taskViewSchema) });
 export const taskResultSchema = v.object({ task: taskViewSchema, output: base64Url, receipt: base64Url });
 export type TaskResult = v.InferOutput<typeof taskResultSchema>;

@@ -21,6 +21,7 @@ import { measureSync, type Measurement } from './measure.ts';
 import { relaySection } from './relay.ts';
 import { appSection } from './app.ts';
 import { webrtcSection } from './webrtc.ts';
+import { workersSection } from './workers.ts';
 
 const log = (line: string) => process.stderr.write(`  … ${line}\n`);
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -175,7 +176,7 @@ async function relayVerifyPath(): Promise<{ rows: Measurement[]; ratio: number }
 }
 
 // `npm run bench -- relay app` runs only those sections; no argument runs them all.
-const SECTIONS = ['core', 'models', 'relay', 'app', 'webrtc'] as const;
+const SECTIONS = ['core', 'models', 'relay', 'app', 'webrtc', 'workers'] as const;
 const wanted = process.argv.slice(2);
 const runs = (section: (typeof SECTIONS)[number]) => wanted.length === 0 || wanted.includes(section);
 
@@ -209,6 +210,11 @@ if (runs('relay')) {
 if (runs('webrtc')) {
   log('WebRTC between browsers');
   await webrtcSection(log);
+}
+
+if (runs('workers')) {
+  log('desktop workers');
+  await workersSection(log);
 }
 
 if (runs('app')) {
