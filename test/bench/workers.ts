@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccountId, TaskId } from '../../shared/identity/ids.ts';
+import type { AccountId } from '../../shared/identity/ids.ts';
 import { generateNobleSigner } from '../../shared/identity/signer.ts';
 import type { ModelEntry } from '../../shared/models/catalogue.ts';
 import { solvePow } from '../../shared/pow/pow.ts';
