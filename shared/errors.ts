@@ -35,6 +35,12 @@ export type ErrorCode =
   | 'model-hash-mismatch'
   | 'invalid-model'
   | 'invalid-model-input'
+  // the interactive path's assignments and fallback requests
+  | 'invalid-assignment'
+  | 'assignment-expired'
+  | 'wrong-worker'
+  | 'wrong-task'
+  | 'invalid-fallback'
   // task lifecycle and resources
   | 'illegal-transition'
   | 'invalid-allocation';

@@ -21,6 +21,7 @@ export * from './messages/receipt.ts';
 export * from './messages/transactions.ts';
 export * from './messages/block-header.ts';
 export * from './messages/worker-advert.ts';
+export * from './messages/assignment.ts';
 export * from './resources/allocation.ts';
 export * from './resources/errors.ts';
 export * from './tasks/task-state.ts';

@@ -21,6 +21,8 @@ import { BadSignatureError, WrongMessageTypeError } from './errors.ts';
 export const MESSAGE_TYPES = [
   'task',
   'task/cancel',
+  'task/assignment',
+  'task/fallback',
   'receipt',
   'advert',
   'block',

@@ -19,6 +19,8 @@ import {
   decodeResourceAllocation,
   decodeTaskPayload,
   decodeCancelPayload,
+  decodeAssignmentPayload,
+  decodeFallbackPayload,
   decodeWorkerAdvertPayload,
   encodeBlock,
   encodeCanonical,
@@ -55,6 +57,8 @@ const PROPERTY_BUDGET_MS = 5000;
 const PAYLOAD_DECODERS: Readonly<Record<MessageType, (value: unknown) => Result<unknown>>> = {
   task: decodeTaskPayload,
   'task/cancel': decodeCancelPayload,
+  'task/assignment': decodeAssignmentPayload,
+  'task/fallback': decodeFallbackPayload,
   receipt: decodeReceiptPayload,
   advert: decodeWorkerAdvertPayload,
   block: decodeBlockHeaderPayload,
@@ -226,11 +230,27 @@ beforeAll(async () => {
     }),
   );
   const cancel = encodeEnvelope(await signEnvelope(alice, 'task/cancel', { v: 1, net: network, task: t.id, ts: T0 }));
+  const assignment = encodeEnvelope(
+    await signEnvelope(relay, 'task/assignment', {
+      v: 1,
+      net: network,
+      task: t.id,
+      model: TEST_MODEL,
+      worker: worker.accountId,
+      expires: T0 + 20_000,
+      ts: T0,
+    }),
+  );
+  const fallback = encodeEnvelope(
+    await signEnvelope(alice, 'task/fallback', { v: 1, net: network, task: t.id, ts: T0 }),
+  );
   const genesisId = messageId((decodeEnvelope(net.genesis) as { value: { type: 'genesis'; body: Uint8Array } }).value);
   const block = await buildBlock(relay, { height: 1, prev: genesisId, txs, ts: T0 + 1 });
   samples.push(
     { name: 'task', type: 'task', bytes: t.bytes },
     { name: 'task cancel', type: 'task/cancel', bytes: cancel },
+    { name: 'task assignment', type: 'task/assignment', bytes: assignment },
+    { name: 'fallback request', type: 'task/fallback', bytes: fallback },
     { name: 'receipt', type: 'receipt', bytes: r },
     { name: 'advert', type: 'advert', bytes: advert },
     { name: 'genesis', type: 'genesis', bytes: net.genesis },
