@@ -105,6 +105,8 @@ interface LighthouseScores {
   accessibility: number;
   /** The performance metrics behind the score, as Lighthouse displays them. */
   metrics: Record<string, string>;
+  /** The main thread's longest tasks (script URL and milliseconds, as Lighthouse simulates them), longest first. */
+  longTasks: { url: string; ms: number }[];
 }
 
 const METRICS = [
@@ -145,11 +147,21 @@ async function runLighthouse(url: string): Promise<LighthouseScores> {
       performance: Math.round((categories?.performance?.score ?? 0) * 100),
       accessibility: Math.round((categories?.accessibility?.score ?? 0) * 100),
       metrics: Object.fromEntries(METRICS.map((id) => [id, audits[id]?.displayValue ?? '?'])),
+      longTasks: longTasksOf(audits['long-tasks']?.details),
     };
   } finally {
     chrome.kill('SIGKILL');
     await rm(profile, { recursive: true, force: true });
   }
+}
+
+/** The items of Lighthouse's `long-tasks` audit, longest first (its details are loosely typed). */
+function longTasksOf(details: unknown): { url: string; ms: number }[] {
+  const items = (details as { items?: { url?: unknown; duration?: unknown }[] } | undefined)?.items ?? [];
+  return items
+    .map((item) => ({ url: String(item.url ?? '?'), ms: Number(item.duration ?? 0) }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 5);
 }
 
 export async function appSection(log: Log): Promise<void> {
@@ -192,6 +204,10 @@ export async function appSection(log: Log): Promise<void> {
       console.log(`| ${name} | ${score} | >= ${TARGET_LIGHTHOUSE} | ${pass(score >= TARGET_LIGHTHOUSE)} |`);
     }
     console.log(`\n${Object.entries(scores.metrics).map(([id, value]) => `${id} ${value}`).join(', ')}`);
+    if (scores.longTasks.length > 0) {
+      const tasks = scores.longTasks.map((t) => `${t.url.replace(relay.url, '')} ${t.ms.toFixed(0)} ms`);
+      console.log(`longest main-thread tasks: ${tasks.join(', ')}`);
+    }
   } finally {
     await relay.stop();
     await relay.cleanup();
