@@ -7,13 +7,10 @@
  * worker killed in the middle of a task leaves the task to the relay's pool
  * and is not paid.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
@@ -43,61 +40,12 @@ import { float32Tensor } from '../../shared/models/tensor.ts';
 import { solvePow } from '../../shared/pow/pow.ts';
 import { AIComputeClient, type TaskView } from '../../shared/sdk/index.ts';
 import { startRelayProcess, type RelayProcess } from '../support/relay-process.ts';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
 
 const FEE_BPS = 1000;
 const STAKE = 100;
 /** The worker counts this machine as 16 cores, so presets map to different thread counts even on 2. */
 const CORES = 16;
-
-/** The worker as a child process, with its log lines. */
-interface WorkerProcess {
-  readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
-  readonly lines: string[];
-  /** The first line at or after `from` matching `pattern`; rejects after `timeoutMs`. */
-  waitFor(pattern: RegExp, options?: { from?: number; timeoutMs?: number }): Promise<string>;
-  type(line: string): void;
-}
-
-function startWorker(args: readonly string[]): WorkerProcess {
-  const child = spawn(process.execPath, ['relay/worker/cli.ts', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    lines.push(line);
-    for (const wake of waiters) wake();
-  });
-  return {
-    child,
-    lines,
-    waitFor(pattern, { from = 0, timeoutMs = 20_000 } = {}) {
-      return new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const found = lines.slice(from).find((line) => pattern.test(line));
-          if (found === undefined) return false;
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve(found);
-          return true;
-        };
-        const wake = (): void => {
-          check();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${lines.join('\n')}\n${stderr}`));
-        }, timeoutMs);
-        if (!check()) waiters.add(wake);
-      });
-    },
-    type(line) {
-      child.stdin.write(`${line}\n`);
-    },
-  };
-}
 
 /** y = x + x on float32 [n, 3]: a real ONNX model the operator adds as a desktop-class model. */
 function doublingModel(): Uint8Array {
@@ -208,7 +156,7 @@ beforeAll(async () => {
   };
   models = { languageId: byName('lande-t50'), kmeans: byName('kmeans-lloyd'), doubler: byName('doubler') };
 
-  worker = startWorker([
+  worker = startWorkerProcess([
     '--relay',
     relay.url,
     '--data-dir',
@@ -227,11 +175,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- beforeAll may fail before the worker starts
-  if (worker?.child.exitCode === null && worker.child.signalCode === null) {
-    const exited = new Promise((resolve) => worker.child.once('exit', resolve));
-    worker.child.kill('SIGTERM');
-    await exited;
-  }
+  await worker?.stop();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
   if (relay !== undefined) {
     expect(await relay.stop()).toBe(0);

@@ -11,6 +11,8 @@ export interface WorkerProcess {
   readonly lines: string[];
   /** The first line at or after `from` matching `pattern`; rejects after `timeoutMs` (default 20 s). */
   waitFor(pattern: RegExp, options?: { from?: number; timeoutMs?: number }): Promise<string>;
+  /** Types a command line on the worker's standard input. */
+  type(line: string): void;
   /** SIGTERM, and waits for the exit. */
   stop(): Promise<void>;
 }
@@ -49,6 +51,9 @@ export function startWorkerProcess(args: readonly string[]): WorkerProcess {
         }, timeoutMs);
         if (!check()) waiters.add(wake);
       });
+    },
+    type(line) {
+      child.stdin.write(`${line}\n`);
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
