@@ -16,10 +16,8 @@
  * (ACN_RELAY_ID: pin the relay's key), --json (one JSON document on stdout).
  * Exit codes: 0 done, 1 failed, 3 a result did not verify.
  */
-import { chmod, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { bytesToHex, hexToBytes } from '../shared/encoding/bytes.ts';
 import { decodeEnvelope, openEnvelope } from '../shared/envelope/envelope.ts';
 import { parseAccountId, parseTaskId, type AccountId, type TaskId } from '../shared/identity/ids.ts';
 import type { Signer } from '../shared/identity/signer.ts';
@@ -38,9 +36,9 @@ import {
 } from '../shared/sdk/index.ts';
 import { createNodeSigner } from './crypto/node-signer.ts';
 import { createNodeVerifier } from './crypto/node-verifier.ts';
+import { createKeyFile, KeyFileError, readKeyFile } from './identity/key-file.ts';
 
 const EXIT_NOT_VERIFIED = 3;
-const KEY_PATTERN = /^([0-9a-f]{64})\r?\n?$/;
 
 interface GlobalOptions {
   relay: string;
@@ -62,47 +60,29 @@ class CliError extends Error {
 // ---- Keys --------------------------------------------------------------------
 
 /** Writes a new key to `path` (mode 0600); refuses to overwrite one. */
-async function createKeyFile(path: string): Promise<Signer> {
-  const seed = crypto.getRandomValues(new Uint8Array(32));
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  let file;
-  try {
-    file = await open(path, 'wx', 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new CliError('key-exists', `${path} already exists; acn never overwrites a key (it holds your tokens)`);
-    }
-    throw error;
+async function writeNewKey(path: string): Promise<Signer> {
+  const seed = await createKeyFile(path);
+  if (seed === undefined) {
+    throw new CliError('key-exists', `${path} already exists; acn never overwrites a key (it holds your tokens)`);
   }
-  try {
-    await file.writeFile(`${bytesToHex(seed)}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await chmod(path, 0o600); // in case a umask or filesystem widened it
   return createNodeSigner(seed);
 }
 
 /** Reads the key in `path`; refuses one that other users can read (like ssh does). */
-async function readKeyFile(path: string | undefined): Promise<Signer> {
+async function readKey(path: string | undefined): Promise<Signer> {
   if (path === undefined)
     throw new CliError('no-key', 'give the account key with --key FILE or ACN_KEY (create one with `acn keygen`)');
-  let info;
+  let seed: Uint8Array | undefined;
   try {
-    info = await stat(path);
-  } catch {
+    seed = await readKeyFile(path, 'refuse');
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new CliError(error.code, error.message);
+    throw error;
+  }
+  if (seed === undefined) {
     throw new CliError('no-key', `no key file at ${path} (create one with \`acn keygen --key ${path}\`)`);
   }
-  if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-    throw new CliError(
-      'key-permissions',
-      `${path} can be read by other users (mode ${(info.mode & 0o777).toString(8)}); run \`chmod 600 ${path}\` first`,
-    );
-  }
-  const match = KEY_PATTERN.exec(await readFile(path, 'utf8'));
-  if (!match?.[1]) throw new CliError('bad-key', `${path} is not an acn key (64 lower-case hex characters)`);
-  return createNodeSigner(hexToBytes(match[1]));
+  return createNodeSigner(seed);
 }
 
 // ---- Output --------------------------------------------------------------------
@@ -327,7 +307,7 @@ program
     const options = globals(command);
     if (options.key === undefined)
       throw new CliError('no-key', 'give the file for the new key with --key FILE or ACN_KEY');
-    const signer = await createKeyFile(options.key);
+    const signer = await writeNewKey(options.key);
     print(
       options,
       { account: signer.accountId, key: options.key },
@@ -341,7 +321,7 @@ program
   .description("solve the relay's proof-of-work and claim the grant for this account")
   .action(async (_opts: unknown, command: Command) => {
     const options = globals(command);
-    const signer = await readKeyFile(options.key);
+    const signer = await readKey(options.key);
     const client = clientFor(options, signer);
     const before = await client.balance();
     if (before.granted) {
@@ -397,7 +377,7 @@ program
       command: Command,
     ) => {
       const options = globals(command);
-      const signer = await readKeyFile(options.key);
+      const signer = await readKey(options.key);
       const client = clientFor(options, signer);
       const input = await readInput(opts);
       const entry = findModel(await client.models(), opts.model);
@@ -449,7 +429,7 @@ program
   .option('--limit <n>', 'newest tasks to show', wholeNumber('--limit'), 20)
   .action(async (opts: { limit: number }, command: Command) => {
     const options = globals(command);
-    const signer = await readKeyFile(options.key);
+    const signer = await readKey(options.key);
     const client = clientFor(options, signer);
     const [tasks, catalogue] = await Promise.all([
       client.listTasks({ account: signer.accountId, limit: opts.limit }),
@@ -485,7 +465,7 @@ program
   .argument('[account]', 'account id', accountArg)
   .action(async (account: AccountId | undefined, _opts: unknown, command: Command) => {
     const options = globals(command);
-    const who = account ?? (await readKeyFile(options.key)).accountId;
+    const who = account ?? (await readKey(options.key)).accountId;
     const balance = await clientFor(options).balance(who);
     print(options, balance, () =>
       table([
@@ -507,7 +487,7 @@ program
   .option('--memo <text>', 'a note (at most 140 characters)')
   .action(async (to: AccountId, amount: number, opts: { memo?: string }, command: Command) => {
     const options = globals(command);
-    const client = clientFor(options, await readKeyFile(options.key));
+    const client = clientFor(options, await readKey(options.key));
     const tx = await client.transfer(to, amount, opts.memo === undefined ? {} : { memo: opts.memo });
     print(options, tx, () => `sent ${amount} to ${to}\ntransaction ${tx.id}`);
   });

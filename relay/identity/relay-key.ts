@@ -8,8 +8,7 @@
  * that is there but does not hold such a key is refused, never replaced:
  * replacing it would silently change the ledger's authority.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
@@ -17,11 +16,10 @@ import { AcnError } from '../../shared/errors.ts';
 import type { AccountId } from '../../shared/identity/ids.ts';
 import { ED25519_SECRET_KEY_BYTES, type Signer } from '../../shared/identity/signer.ts';
 import { createNodeSigner } from '../crypto/node-signer.ts';
+import { KeyFileError, loadOrCreateKeyFile } from './key-file.ts';
 
 /** The file name of the relay key inside the data directory. */
 export const RELAY_KEY_FILE = 'relay.key';
-const KEY_PATTERN = /^([0-9a-f]{64})\r?\n?$/;
-const OWNER_ONLY = 0o600;
 
 /** The relay key file exists but does not hold a key; the relay will not start over it. */
 export class MalformedRelayKeyError extends AcnError {
@@ -60,16 +58,14 @@ export interface RelayKey {
 export async function loadOrCreateRelayKey(dataDir: string): Promise<RelayKey> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, RELAY_KEY_FILE);
-  let seed = await readSeed(path);
-  let created = false;
-  if (seed === undefined) {
-    const fresh = new Uint8Array(randomBytes(ED25519_SECRET_KEY_BYTES));
-    // Another process may create the file at the same moment; whichever link wins is the key.
-    created = await writeExclusive(path, `${Buffer.from(fresh).toString('hex')}\n`);
-    seed = created ? fresh : await readSeed(path);
-    if (seed === undefined) throw new MalformedRelayKeyError(path);
+  try {
+    // A key file others can read is tightened rather than refused: the key is still ours.
+    const { seed, created } = await loadOrCreateKeyFile(path, 'tighten');
+    return await relayKeyFromSeed(seed, path, created);
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new MalformedRelayKeyError(path);
+    throw error;
   }
-  return relayKeyFromSeed(seed, path, created);
 }
 
 /** The relay key of a known seed (tests, or a key kept elsewhere). */
@@ -80,40 +76,4 @@ export async function relayKeyFromSeed(seed: Uint8Array, path = '', created = fa
   const signer = createNodeSigner(seed);
   const privateKey = await generateKeyPairFromSeed('Ed25519', seed);
   return { seed, signer, privateKey, accountId: signer.accountId, path, created };
-}
-
-async function readSeed(path: string): Promise<Uint8Array | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'latin1');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const match = KEY_PATTERN.exec(text);
-  if (match === null) throw new MalformedRelayKeyError(path);
-  // A key file others can read is tightened rather than refused: the key is still ours.
-  if (((await stat(path)).mode & 0o077) !== 0) await chmod(path, OWNER_ONLY);
-  return new Uint8Array(Buffer.from(match[1] as string, 'hex'));
-}
-
-/** Writes `text` to `path` only if nothing is there; false if another writer got there first. */
-async function writeExclusive(path: string, text: string): Promise<boolean> {
-  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', OWNER_ONLY);
-  try {
-    await handle.writeFile(text, 'latin1');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temporary, path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    await unlink(temporary);
-  }
 }

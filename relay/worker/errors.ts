@@ -7,16 +7,6 @@
  * `{ error: { code, message } }`.
  */
 
-/** The key file is missing its key, holds something else, or others can read it. */
-export class WorkerKeyError extends Error {
-  override readonly name = 'WorkerKeyError';
-  readonly code: 'bad-key' | 'key-permissions';
-  constructor(code: 'bad-key' | 'key-permissions', message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 /** The account cannot hold the stake the worker was told to keep: its balance is too low. */
 export class StakeUnavailableError extends Error {
   override readonly name = 'StakeUnavailableError';
