@@ -63,9 +63,17 @@ export function signingBytes(type: MessageType, body: Uint8Array): Uint8Array {
   return concatBytes(domain, body);
 }
 
-/** The id of a message: SHA-256 of its signing bytes. */
-export function messageId(envelope: Pick<Envelope, 'type' | 'body'>): Hash {
-  return hashFromBytes(sha256(signingBytes(envelope.type, envelope.body)));
+/**
+ * The id of a message: SHA-256 of its signing bytes followed by the signer's
+ * public key. The key is part of it because a message is a statement by its
+ * signer: two accounts staking the same amount at the same sequence number
+ * sign the same body, and must still make two transactions with two ids.
+ * (The body is self-delimiting canonical CBOR and the key 32 bytes, so the
+ * concatenation is unambiguous; the signature is left out, so an id is known
+ * before signing and never depends on signature bytes.)
+ */
+export function messageId(envelope: Pick<Envelope, 'type' | 'body' | 'key'>): Hash {
+  return hashFromBytes(sha256(concatBytes(signingBytes(envelope.type, envelope.body), envelope.key)));
 }
 
 /** Encodes `payload` canonically and signs it as a message of `type`. */

@@ -115,9 +115,9 @@ describe('sign and verify', () => {
     expect(await webCryptoVerify(nobleEnvelope.sig, signingBytes('task', nobleEnvelope.body), alice.publicKey)).toBe(
       true,
     );
-    // Same payload, same type, different keys: same body and id, different signatures.
+    // Same payload, same type, different keys: same body, different signatures and ids.
     expect(hex(envelope.body)).toBe(hex(nobleEnvelope.body));
-    expect(messageId(envelope)).toBe(messageId(nobleEnvelope));
+    expect(messageId(envelope)).not.toBe(messageId(nobleEnvelope));
     expect(verifyEnvelope({ ...envelope, key: alice.publicKey }, nobleVerifier)).toBe(false);
   });
 
@@ -339,24 +339,31 @@ describe('readMessage errors', () => {
 });
 
 describe('message ids', () => {
-  it('are the SHA-256 of the signing bytes, stable across calls and signers', async () => {
+  it('are the SHA-256 of the signing bytes and the signer key, stable across calls', async () => {
     const a = await signEnvelope(alice, 'tx/transfer', transferPayload);
-    const b = await signEnvelope(relay, 'tx/transfer', transferPayload);
     expect(messageId(a)).toBe(messageId(a));
-    expect(messageId(a)).toBe(messageId(b));
     expect(messageId(a)).toMatch(/^[0-9a-f]{64}$/);
-    expect(messageId(a)).toBe(await sha256Hex(domainSeparated('tx/transfer', a.body)));
+    expect(messageId(a)).toBe(await sha256Hex(concatBytes(domainSeparated('tx/transfer', a.body), alice.publicKey)));
+  });
+
+  it('differ between two signers of the same body (two accounts staking the same amount)', async () => {
+    const stake = { v: 1, net: relay.accountId, amount: 100, seq: 1 };
+    const a = await signEnvelope(alice, 'tx/stake', stake);
+    const b = await signEnvelope(relay, 'tx/stake', stake);
+    expect(hex(a.body)).toBe(hex(b.body));
+    expect(messageId(a)).not.toBe(messageId(b));
   });
 
   it('differ for every message type over the same body', () => {
     const body = encodeCanonical(transferPayload);
-    const ids = new Set(MESSAGE_TYPES.map((type) => messageId({ type, body })));
+    const ids = new Set(MESSAGE_TYPES.map((type) => messageId({ type, body, key: alice.publicKey })));
     expect(ids.size).toBe(MESSAGE_TYPES.length);
   });
 
   it('differ when the payload differs', () => {
-    const a = messageId({ type: 'tx/transfer', body: encodeCanonical(transferPayload) });
-    const b = messageId({ type: 'tx/transfer', body: encodeCanonical({ ...transferPayload, seq: 2 }) });
+    const key = alice.publicKey;
+    const a = messageId({ type: 'tx/transfer', body: encodeCanonical(transferPayload), key });
+    const b = messageId({ type: 'tx/transfer', body: encodeCanonical({ ...transferPayload, seq: 2 }), key });
     expect(a).not.toBe(b);
   });
 });
@@ -448,7 +455,7 @@ describe('envelope vectors (RFC 8032 key)', () => {
       expect(hex(body)).toBe(hex(encodeCanonical(payload)));
       const signed = domainSeparated(vector.type, body);
       expect(await webCryptoVerify(sig, signed, key)).toBe(true);
-      expect(await sha256Hex(signed)).toBe(vector.id);
+      expect(await sha256Hex(concatBytes(signed, key))).toBe(vector.id);
       // The same bytes under another type's domain do not verify.
       expect(await webCryptoVerify(sig, domainSeparated('tx/grant', body), key)).toBe(false);
     });

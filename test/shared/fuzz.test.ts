@@ -244,7 +244,9 @@ beforeAll(async () => {
   const fallback = encodeEnvelope(
     await signEnvelope(alice, 'task/fallback', { v: 1, net: network, task: t.id, ts: T0 }),
   );
-  const genesisId = messageId((decodeEnvelope(net.genesis) as { value: { type: 'genesis'; body: Uint8Array } }).value);
+  const genesis = decodeEnvelope(net.genesis);
+  if (!genesis.ok) throw genesis.error;
+  const genesisId = messageId(genesis.value);
   const block = await buildBlock(relay, { height: 1, prev: genesisId, txs, ts: T0 + 1 });
   samples.push(
     { name: 'task', type: 'task', bytes: t.bytes },
