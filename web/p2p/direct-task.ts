@@ -9,13 +9,21 @@
  * timeout, the SDK falls back to the brokered path: the same task, escrowed
  * once, only later.
  */
-import type { AIComputeClient, DirectTaskParams, DirectTaskResult } from '../../shared/sdk/index.ts';
+import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import {
+  RelayApiError,
+  type AIComputeClient,
+  type DirectOffer,
+  type DirectTaskParams,
+  type DirectTaskResult,
+  type SignedTask,
+} from '../../shared/sdk/index.ts';
 import { createBrowserNode, type BrowserNode, type BrowserNodeInit } from './create-browser-node.ts';
 
 export interface DirectTaskRunnerInit {
   readonly client: AIComputeClient;
-  /** The relay's libp2p address ending in `/p2p/<relay>` (`GET /api/network/bootstrap`). */
-  readonly relayMultiaddr: string;
+  /** The relay's libp2p address ending in `/p2p/<relay>` (`GET /api/network/bootstrap`, or {@link relayMultiaddrOf}). */
+  readonly relayMultiaddr: string | Multiaddr;
   /** STUN/TURN servers. Default none. */
   readonly iceServers?: BrowserNodeInit['iceServers'];
   /** How long to wait for the browser node to reach the relay. Default 10 s. */
@@ -25,6 +33,18 @@ export interface DirectTaskRunnerInit {
 export interface DirectTaskRunner {
   /** Runs a task on the direct path, falling back to the relay; see `AIComputeClient.runDirectTask`. */
   run(params: Omit<DirectTaskParams, 'node'>): Promise<DirectTaskResult>;
+  /**
+   * The second half of `run` for a task already submitted with
+   * `route: 'direct'` whose answer carried `offer` (see
+   * `AIComputeClient.completeDirectTask`). When the browser node cannot reach
+   * the relay, asks for the brokered path at once instead of waiting for the
+   * assignment's deadline.
+   */
+  complete(
+    signed: SignedTask,
+    offer: DirectOffer,
+    params: Omit<DirectTaskParams, 'node' | 'model' | 'input' | 'maxPrice'>,
+  ): Promise<DirectTaskResult>;
   /** The browser node, once made (tests read its connections). */
   node(): BrowserNode | undefined;
   stop(): Promise<void>;
@@ -67,6 +87,23 @@ export function createDirectTaskRunner(init: DirectTaskRunnerInit): DirectTaskRu
       }
       return init.client.runDirectTask({ ...params, node });
     },
+    async complete(signed, offer, params) {
+      let node: BrowserNode;
+      try {
+        node = await ensureNode();
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        try {
+          await init.client.requestFallback(signed.taskId, { signal: params.signal });
+        } catch (refused) {
+          // 409: already decided (the deadline passed): the brokered result is on its way anyway.
+          if (!(refused instanceof RelayApiError && refused.status === 409)) throw refused;
+        }
+        const result = await init.client.waitForResult(signed.taskId, { signal: params.signal });
+        return { ...result, via: 'relay', fallbackReason: `no libp2p connection to the relay: ${reason}` };
+      }
+      return init.client.completeDirectTask(signed, offer, { ...params, node });
+    },
     node: () => made,
     async stop() {
       const node = made;
@@ -75,4 +112,16 @@ export function createDirectTaskRunner(init: DirectTaskRunnerInit): DirectTaskRu
       await node?.stop();
     },
   };
+}
+
+/** The relay's WebSocket libp2p address on the app's own origin (libp2p listens on the HTTP(S) port too). */
+export function relayMultiaddrOf(relayUrl: string, peerId: string): Multiaddr {
+  const url = new URL(relayUrl, globalThis.location.href);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const protocol = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? 'ip4' : host.includes(':') ? 'ip6' : 'dns';
+  const secure = url.protocol === 'https:';
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  const address = multiaddr(`/${protocol}/${host}/tcp/${port}/${secure ? 'tls/ws' : 'ws'}/p2p/${peerId}`);
+  if (address.getComponents().at(-1)?.code !== CODE_P2P) throw new TypeError('internal: relay address without /p2p');
+  return address;
 }

@@ -45,6 +45,10 @@ type RunState =
       readonly backend: string | undefined;
       readonly ms: number | undefined;
       readonly taskId: TaskId | undefined;
+      /** On the network: straight to a desktop worker over WebRTC, or through the relay. */
+      readonly via: 'webrtc' | 'relay' | undefined;
+      /** The worker's address as the direct connection saw it. */
+      readonly remoteAddr: string | undefined;
     }
   | { readonly kind: 'failed'; readonly error: ErrorText };
 
@@ -333,6 +337,8 @@ export class PageRun extends LitElement {
         backend: result.backend === 'webgpu' ? 'WebGPU' : 'WASM',
         ms: result.ms,
         taskId: undefined,
+        via: undefined,
+        remoteAddr: undefined,
       };
     } catch (error) {
       if (controller.signal.aborted) {
@@ -359,7 +365,15 @@ export class PageRun extends LitElement {
       }
       const taskId = outcome.task.id;
       this.run = { kind: 'network', phase: 'waiting', taskId };
-      const result = await services.client.waitForResult(taskId, { signal });
+      // A direct run's own result says which way it went; otherwise the relay runs it brokered.
+      const result =
+        outcome.direct === undefined
+          ? {
+              ...(await services.client.waitForResult(taskId, { signal })),
+              via: 'relay' as const,
+              remoteAddr: undefined,
+            }
+          : await untilAborted(outcome.direct, signal);
       this.run = {
         kind: 'done',
         where: 'network',
@@ -367,6 +381,8 @@ export class PageRun extends LitElement {
         backend: undefined,
         ms: result.task.finishedAt === undefined ? undefined : result.task.finishedAt - result.task.submittedAt,
         taskId,
+        via: result.via,
+        remoteAddr: result.remoteAddr,
       };
       if (document.visibilityState === 'hidden') void services.notifyResult(taskId);
     } catch (error) {
@@ -683,9 +699,23 @@ export class PageRun extends LitElement {
           Queued, will be sent when online. <a href="/tasks/${run.taskId}">See the task</a>
         </div>`;
       case 'done':
-        return html`<div data-testid="run-result" data-state="done" data-where=${run.where} style="margin-top:16px">
+        return html`<div
+          data-testid="run-result"
+          data-state="done"
+          data-where=${run.where}
+          data-via=${run.via ?? ''}
+          data-remote-addr=${run.remoteAddr ?? ''}
+          style="margin-top:16px"
+        >
           <p class="row">
             <span class="badge ok">${run.where === 'phone' ? 'Ran on this phone' : 'Ran on the network'}</span>
+            ${
+              run.via === undefined
+                ? nothing
+                : html`<span class="badge" data-testid="run-via"
+                    >${run.via === 'webrtc' ? 'via WebRTC' : 'via relay'}</span
+                  >`
+            }
             ${run.backend ? html`<span class="badge" data-testid="run-backend">${run.backend}</span>` : nothing}
             ${run.ms === undefined ? nothing : html`<span class="muted">${Math.round(run.ms)} ms</span>`}
           </p>
@@ -713,6 +743,20 @@ export class PageRun extends LitElement {
         </div>`;
     }
   }
+}
+
+/** `promise`, or the signal's reason once it aborts (the promise itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
 }
 
 declare global {

@@ -13,10 +13,13 @@ import {
   isRetryable,
   RelayKeyMismatchError,
   type AccountBalance,
+  type DirectOffer,
+  type DirectTaskResult,
   type EventSubscription,
   type HeaderStore,
   type RelayEventMap,
   type RelayEventType,
+  type SignedTask,
   type TaskView,
   type VerificationReport,
 } from '../../shared/sdk/index.ts';
@@ -32,6 +35,7 @@ import {
   type OutboxEntry,
 } from '../outbox/outbox.ts';
 import { watchOutbox } from '../outbox/outbox-triggers.ts';
+import type { DirectTaskRunner } from '../p2p/direct-task.ts';
 import { solvePow } from '../pow/solve-pow.ts';
 import { openAcnDb, type AcnDb } from '../storage/db.ts';
 import { createIdbHeaderStore } from '../storage/idb-header-store.ts';
@@ -66,7 +70,17 @@ const CATALOGUE_SETTING = 'catalogue';
 
 /** What happened to a task handed to {@link AppServices.submit}. */
 export type SubmitOutcome =
-  { readonly kind: 'sent'; readonly task: TaskView } | { readonly kind: 'queued'; readonly taskId: TaskId };
+  | {
+      readonly kind: 'sent';
+      readonly task: TaskView;
+      /**
+       * When the relay assigned the task to a desktop worker the phone dials
+       * itself: the result of that run, or of the brokered fallback (`via`
+       * says which). Absent when the relay runs it brokered from the start.
+       */
+      readonly direct?: Promise<DirectTaskResult>;
+    }
+  | { readonly kind: 'queued'; readonly taskId: TaskId };
 
 /** A verification's outcome, remembered for the task list. */
 export type VerificationState = 'verified' | 'failed';
@@ -130,6 +144,8 @@ export class AppServices {
   /** Envelopes of tasks sent from this page, so verification can check the task's own signature too. */
   readonly #envelopes = new Map<string, Uint8Array>();
   readonly #notified = new Set<string>();
+  /** The libp2p side of the direct path, made on the first direct answer (libp2p is a large chunk). */
+  #direct: Promise<DirectTaskRunner> | undefined;
 
   constructor(parts: AppServicesParts) {
     this.db = parts.db;
@@ -205,7 +221,9 @@ export class AppServices {
     this.#stop.abort();
     this.#stopOutbox?.();
     this.#events?.close();
-    await Promise.resolve();
+    const direct = this.#direct;
+    this.#direct = undefined;
+    await direct?.then((runner) => runner.stop()).catch(() => undefined);
     this.db.close();
   }
 
@@ -321,6 +339,13 @@ export class AppServices {
    * Signs a task and sends it; when the device is offline or the relay
    * cannot be reached, queues it in the outbox (sent on reconnection, or by
    * the service worker's Background Sync) instead.
+   *
+   * Online, the task goes on the interactive path (`route: 'direct'`): when
+   * the relay answers with a desktop worker to dial, this device runs it
+   * there over WebRTC and brings the receipt back (see {@link SubmitOutcome}'s
+   * `direct`); if that fails or is too slow, the relay runs it brokered, so
+   * the user sees at most a delay. The outbox stays brokered: a task sent
+   * later, maybe by the service worker, has nobody to dial the worker.
    */
   async submit(
     entry: ModelEntry,
@@ -336,9 +361,13 @@ export class AppServices {
     this.#envelopes.set(signed.taskId, signed.envelope);
     if (isOnline()) {
       try {
-        const { task } = await this.#client.submitSignedTask(signed.envelope, signed.input, options);
+        const submitted = await this.#client.submitDirectTask(signed.envelope, signed.input, options);
         void this.refreshBalance();
-        return { kind: 'sent', task };
+        if (submitted.direct === undefined) return { kind: 'sent', task: submitted.task };
+        const direct = this.#runDirect(signed, submitted.direct);
+        // The run goes on whether or not a caller waits for it (its result lands on the relay either way).
+        direct.catch(() => undefined);
+        return { kind: 'sent', task: submitted.task, direct };
       } catch (error) {
         if (!isRetryable(error)) throw error;
       }
@@ -455,6 +484,41 @@ export class AppServices {
   }
 
   // ---- Internals ----------------------------------------------------------------
+
+  /**
+   * Runs a task the relay assigned to a desktop worker: dials it with the
+   * browser node (made now, on the first direct answer), or, on any failure,
+   * asks the relay to run it brokered. Not tied to the page's signal: the
+   * task is escrowed, and leaving the Run screen should not leave it to the
+   * relay's deadline; the app's stop ends it.
+   */
+  async #runDirect(signed: SignedTask, offer: DirectOffer): Promise<DirectTaskResult> {
+    const signal = this.#stop.signal;
+    try {
+      const runner = await this.#directRunner();
+      return await runner.complete(signed, offer, { signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      await this.#client.requestFallback(signed.taskId, { signal }).catch(() => undefined);
+      const result = await this.#client.waitForResult(signed.taskId, { signal });
+      return { ...result, via: 'relay', fallbackReason: errorText(error).message };
+    }
+  }
+
+  #directRunner(): Promise<DirectTaskRunner> {
+    this.#direct ??= (async () => {
+      const [{ createDirectTaskRunner, relayMultiaddrOf }, network] = await Promise.all([
+        import('../p2p/direct-task.ts'),
+        this.#client.network({ signal: this.#stop.signal }),
+      ]);
+      // The relay's libp2p identity is its account, the network id; libp2p listens on the app's own origin.
+      return createDirectTaskRunner({ client: this.#client, relayMultiaddr: relayMultiaddrOf(this.relayUrl, network) });
+    })().catch((error: unknown) => {
+      this.#direct = undefined;
+      throw error;
+    });
+    return this.#direct;
+  }
 
   #makeClient(): AIComputeClient {
     return new AIComputeClient({

@@ -17,7 +17,7 @@
  * on battery) the worker refuses tasks and advertises no models, so the
  * scheduler sends it none; it advertises them again when it resumes.
  */
-import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PeerId } from '@libp2p/interface';
 import * as v from 'valibot';
@@ -46,6 +46,7 @@ import {
 import type { AccountBalance, AIComputeClient } from '../../shared/sdk/index.ts';
 import { createModelStore } from '../models/model-store.ts';
 import { createBrowserNode, webrtcAddresses, type BrowserNode } from '../p2p/create-browser-node.ts';
+import { relayMultiaddrOf } from '../p2p/direct-task.ts';
 import { RelayIdentityError, StakeUnavailableError } from './errors.ts';
 import { createInferenceWorkers, type InferenceWorkers } from './inference-workers.ts';
 import { watchPause, type PauseReason, type PauseWatch } from './pause-watch.ts';
@@ -54,6 +55,9 @@ import { createTaskHandler, type TaskEvent } from './task-handler.ts';
 import { createTaskSlots, type TaskSlots } from './task-slots.ts';
 
 export type BrowserWorkerState = 'starting' | 'staking' | 'connecting' | 'online' | 'stopped' | 'failed';
+
+/** Kept here too: the worker's callers found it here first. */
+export { relayMultiaddrOf };
 
 export interface BrowserWorkerSettings {
   readonly allocation: ResourceAllocation;
@@ -267,6 +271,8 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       createTaskHandler({
         relay,
         network: net,
+        // Phones that dial this tab over WebRTC bring the relay's assignment naming this account.
+        account: init.signer.accountId,
         signer: init.signer,
         verifier: nobleVerifier,
         slots: taskSlots,
@@ -447,18 +453,6 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       await advertise();
     },
   };
-}
-
-/** The relay's WebSocket libp2p address on the app's own origin (libp2p listens on the HTTP(S) port too). */
-export function relayMultiaddrOf(relayUrl: string, peerId: string): Multiaddr {
-  const url = new URL(relayUrl, globalThis.location.href);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const protocol = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? 'ip4' : host.includes(':') ? 'ip6' : 'dns';
-  const secure = url.protocol === 'https:';
-  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-  const address = multiaddr(`/${protocol}/${host}/tcp/${port}/${secure ? 'tls/ws' : 'ws'}/p2p/${peerId}`);
-  if (address.getComponents().at(-1)?.code !== CODE_P2P) throw new TypeError('internal: relay address without /p2p');
-  return address;
 }
 
 function base(relayUrl: string): string {

@@ -7,13 +7,21 @@
  * units, backend, run time) with the account key; answer with receipt and
  * output.
  *
- * Only the relay may send tasks: it escrowed the price, and it pays.
+ * Tasks come from the relay (brokered: it escrowed the price, and it pays),
+ * or, on the interactive path, from a requester (a phone) that dialled this
+ * tab directly over WebRTC. Such a request must carry the relay's signed
+ * assignment of this task to this worker, still valid (see
+ * shared/messages/assignment.ts), so the tab never runs unescrowed work for
+ * strangers; each assignment buys one run, and a relayed (limited)
+ * connection from anyone but the relay is refused: the circuit is the
+ * relay's bandwidth, not the requester's. Mirrors relay/worker/task-runner.ts.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { sha256Hex } from '../../shared/encoding/bytes.ts';
 import { encodeEnvelope, readMessage, signEnvelope } from '../../shared/envelope/envelope.ts';
 import type { AccountId, Hash, ModelId, TaskId } from '../../shared/identity/ids.ts';
 import type { Signer } from '../../shared/identity/signer.ts';
+import { checkAssignment } from '../../shared/messages/assignment.ts';
 import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
 import type { ModelEntry } from '../../shared/models/catalogue.ts';
 import { pipelineFor } from '../../shared/models/tasks/registry.ts';
@@ -44,8 +52,14 @@ export type TaskEvent =
   | { readonly phase: 'failed'; readonly task: TaskId | undefined; readonly error: WireError };
 
 export interface TaskHandlerInit {
-  /** The only peer tasks are taken from. */
+  /** The relay's PeerId: tasks from it need no assignment. */
   readonly relay: PeerId;
+  /**
+   * This worker's own account: direct tasks (from peers other than the
+   * relay) must carry an assignment naming it. Default none: tasks from the
+   * relay only.
+   */
+  readonly account?: AccountId;
   /** The network id (the relay's account) tasks and receipts name. */
   readonly network: AccountId;
   readonly signer: Signer;
@@ -61,13 +75,42 @@ export interface TaskHandlerInit {
   readonly onEvent: (event: TaskEvent) => void;
   /** How long the relay may take to send the request. Default 30 s. */
   readonly readTimeoutMs?: number;
+  /** How long a directly connected requester may take to send the request (it sends it at once). Default 3 s. */
+  readonly directReadTimeoutMs?: number;
+  /** Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 export function createTaskHandler(init: TaskHandlerInit): (stream: Stream, connection: Connection) => Promise<void> {
+  const now = init.now ?? Date.now;
+  /** Direct tasks already taken, until their assignment expires: each assignment buys one run. */
+  const taken = new Map<TaskId, number>();
+
+  /** Throws unless `request` carries a valid, unused assignment of task `id` to this worker. */
+  function admitDirect(request: unknown, id: TaskId): void {
+    const account = init.account;
+    if (account === undefined) {
+      throw new UnassignedTaskError('this worker takes tasks from its relay only');
+    }
+    const at = now();
+    for (const [task, expires] of taken) if (expires < at) taken.delete(task);
+    const checked = checkAssignment((request as { assignment?: unknown }).assignment, {
+      verifier: init.verifier,
+      network: init.network,
+      worker: account,
+      task: id,
+      now: at,
+    });
+    if (!checked.ok) throw new UnassignedTaskError(checked.error.message);
+    if (taken.has(id)) throw new UnassignedTaskError('this assignment was used already');
+    taken.set(id, checked.value.expires);
+  }
+
   async function answer(
     request: unknown,
     signal: AbortSignal,
     seen: { task?: TaskId | undefined },
+    direct: boolean,
   ): Promise<{ reply: TaskAnswer; event: TaskEvent }> {
     const parsed = parseTaskRequest(request);
     if (parsed === undefined) throw new TaskRefusedError('invalid-task', 'not a task request');
@@ -77,6 +120,8 @@ export function createTaskHandler(init: TaskHandlerInit): (stream: Stream, conne
     const id = read.value.id as TaskId;
     seen.task = id;
     if (p.net !== init.network) throw new TaskRefusedError('wrong-network', `this worker serves ${init.network}`);
+    // Before anything costs a slot: a direct task is run only on the relay's word that it is escrowed.
+    if (direct) admitDirect(request, id);
     if (parsed.input.length !== p.inputBytes || sha256Hex(parsed.input) !== p.input) {
       throw new TaskRefusedError(
         'input-mismatch',
@@ -115,7 +160,7 @@ export function createTaskHandler(init: TaskHandlerInit): (stream: Stream, conne
       units,
       backend: result.backend,
       runMs: Math.round(result.ms),
-      ts: Date.now(),
+      ts: now(),
     };
     const signed = encodeEnvelope(await signEnvelope(init.signer, 'receipt', receipt));
     return {
@@ -132,25 +177,28 @@ export function createTaskHandler(init: TaskHandlerInit): (stream: Stream, conne
   }
 
   return async (stream, connection) => {
-    if (!connection.remotePeer.equals(init.relay)) {
-      stream.abort(new Error('this worker takes tasks from its relay only'));
+    const direct = !connection.remotePeer.equals(init.relay);
+    // Nobody but the relay escrows and pays for work: others need its assignment, over a direct connection.
+    if (direct && (init.account === undefined || connection.limits !== undefined)) {
+      stream.abort(new Error('this worker takes tasks from its relay, or directly with the relay’s assignment'));
       return;
     }
     const controller = new AbortController();
     const onClose = (): void => {
-      controller.abort(new Error('the relay closed the task stream'));
+      controller.abort(new Error(direct ? 'the requester closed the task stream' : 'the relay closed the task stream'));
     };
     stream.addEventListener('close', onClose);
     const signal = AbortSignal.any([controller.signal, init.signal]);
     const channel = messageChannel(stream, MAX_TASK_MESSAGE_BYTES);
     const seen: { task?: TaskId | undefined } = {};
     try {
-      const timeout = AbortSignal.timeout(init.readTimeoutMs ?? 30_000);
+      const wait = direct ? (init.directReadTimeoutMs ?? 3_000) : (init.readTimeoutMs ?? 30_000);
+      const timeout = AbortSignal.timeout(wait);
       const request = await channel.read({ signal: AbortSignal.any([signal, timeout]) });
       let reply: TaskAnswer;
       let event: TaskEvent;
       try {
-        ({ reply, event } = await answer(request, signal, seen));
+        ({ reply, event } = await answer(request, signal, seen, direct));
       } catch (error) {
         if (signal.aborted) throw error;
         const wire = toWire(error);
@@ -176,6 +224,17 @@ export function createTaskHandler(init: TaskHandlerInit): (stream: Stream, conne
       stream.removeEventListener('close', onClose);
     }
   };
+}
+
+/**
+ * A direct task without a valid, unused assignment naming this worker. Its
+ * wire code is the one the Node worker answers in the same case, so a
+ * requester tells the refusal apart from a failed run whichever worker it
+ * dialled.
+ */
+export class UnassignedTaskError extends Error {
+  override readonly name = 'UnassignedTaskError';
+  readonly code = 'unauthorized';
 }
 
 function toWire(error: unknown): WireError {
