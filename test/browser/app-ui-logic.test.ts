@@ -14,6 +14,7 @@ import { RelayApiError, RelayUnreachableError } from '../../shared/sdk/errors.ts
 import type { TaskView } from '../../shared/sdk/responses.ts';
 import type { OutboxEntry } from '../../web/outbox/outbox-store.ts';
 import { APP_DB_NAME, ONBOARDED_PREFIX, probeDevice } from '../../web/services/device-probe.ts';
+import { formatCount } from '../../web/services/format-count.ts';
 import { errorText, UNREACHABLE_TEXT } from '../../web/services/error-text.ts';
 import { imageToRaster, UnreadableImageError } from '../../web/services/image-raster.ts';
 import { InvalidTaskInputError, parseTable, prepareInput } from '../../web/services/model-input.ts';
@@ -244,5 +245,14 @@ describe('task history', () => {
       ['c', 'outbox', 'queued', undefined],
       ['a', 'relay', 'settled', 'verified'],
     ]);
+  });
+});
+
+describe('formatCount', () => {
+  it('groups thousands as en-US does, without Intl', () => {
+    for (const n of [0, 7, 999, 1000, 12_345, 1_000_000, 123_456_789, -4321, 2 ** 53 - 1]) {
+      expect(formatCount(n), String(n)).toBe(n.toLocaleString('en-US'));
+    }
+    expect(formatCount(1234.9)).toBe('1,234');
   });
 });

@@ -10,6 +10,7 @@ import '../components/acn-task-row.ts';
 import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
 import { UNREACHABLE_TEXT } from '../services/error-text.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
+import { formatCount } from '../services/format-count.ts';
 
 const RECENT = 5;
 
@@ -52,7 +53,7 @@ export class PageHome extends LitElement {
       <section class="card balance-card" aria-labelledby="balance-heading">
         <h2 id="balance-heading">Balance</h2>
         <p class="big" data-testid="balance" data-value=${status.balance ?? ''}>
-          ${status.balance === undefined ? '—' : status.balance.toLocaleString('en')}
+          ${status.balance === undefined ? '—' : formatCount(status.balance)}
           <span class="muted" style="font-size:1rem;font-weight:400">tokens</span>
         </p>
         <div class="actions">

@@ -14,6 +14,7 @@ import { servicesContext, statusContext, type AppServices, type AppStatus } from
 import { errorText } from '../services/error-text.ts';
 import { networkHealth, networkPeers, networkStats } from '../services/network-api.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
+import { formatCount } from '../services/format-count.ts';
 
 /** Width of one chart bucket, and how many are shown (5 minutes). */
 const BUCKET_MS = 10_000;
@@ -259,7 +260,7 @@ export class PageNetwork extends LitElement {
       <dt>Accounts</dt>
       <dd>${stats.ledger.accounts}</dd>
       <dt>Tokens in circulation</dt>
-      <dd>${stats.ledger.supply.toLocaleString('en')}</dd>
+      <dd>${formatCount(stats.ledger.supply)}</dd>
       <dt>Recent tasks</dt>
       <dd>${stats.tasks.recent}${states.length > 0 ? ` (${states.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''}</dd>
       <dt>Peers</dt>

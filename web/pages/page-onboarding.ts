@@ -13,6 +13,7 @@ import '../components/acn-progress.ts';
 import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
 import { errorText, type ErrorText } from '../services/error-text.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
+import { formatCount } from '../services/format-count.ts';
 
 /** Shortest time between two progress repaints. */
 const PROGRESS_INTERVAL_MS = 150;
@@ -130,7 +131,7 @@ export class PageOnboarding extends LitElement {
                     data-testid="onboarding-progress"
                     label="Proving you are not a bot"
                     .value=${progress?.fraction ?? 0}
-                    .detail=${progress ? `${progress.attempts.toLocaleString('en')} tries` : 'Starting…'}
+                    .detail=${progress ? `${formatCount(progress.attempts)} tries` : 'Starting…'}
                   ></acn-progress>
                   <button
                     class="secondary"

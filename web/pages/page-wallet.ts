@@ -13,6 +13,7 @@ import { servicesContext, statusContext, type AppServices, type AppStatus } from
 import { errorText } from '../services/error-text.ts';
 import { formText } from '../services/form-field.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
+import { formatCount } from '../services/format-count.ts';
 
 type Outcome = { readonly tone: 'ok' | 'error' | 'info'; readonly text: string; readonly code?: string } | undefined;
 
@@ -109,7 +110,7 @@ export class PageWallet extends LitElement {
       <section class="card balance" aria-labelledby="balance-heading">
         <h2 id="balance-heading">Balance</h2>
         <p class="big" data-testid="wallet-balance" data-value=${status.balance ?? ''}>
-          ${status.balance === undefined ? '—' : status.balance.toLocaleString('en')}
+          ${status.balance === undefined ? '—' : formatCount(status.balance)}
           <span class="muted" style="font-size:1rem;font-weight:400">tokens</span>
         </p>
         <p class="muted account-line">
