@@ -114,6 +114,12 @@ export interface Scheduler {
    */
   pick(entry: ModelEntry, options?: PickOptions): WorkerInfo | undefined;
   /**
+   * Counts a task `account` runs outside {@link dispatch} (a direct-path
+   * task a requester brings to it) in its load, so `pick` spreads work, until
+   * the returned release is called (later calls do nothing).
+   */
+  hold(account: AccountId): () => void;
+  /**
    * Sends a task (its encoded signed envelope) and its input to `worker` and
    * returns its verified receipt and output. Throws {@link WorkerFailedError}
    * when the worker fails, {@link DispatchAbortedError} when `signal` aborts,
@@ -348,6 +354,16 @@ export function createScheduler(init: SchedulerInit): Scheduler {
     worker(account) {
       prune();
       return records.get(account)?.info;
+    },
+
+    hold(account) {
+      adjustInFlight(account, 1);
+      let held = true;
+      return () => {
+        if (!held) return;
+        held = false;
+        adjustInFlight(account, -1);
+      };
     },
 
     pick(entry, options = {}) {

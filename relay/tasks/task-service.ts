@@ -162,7 +162,7 @@ export interface TaskServiceInit {
   readonly ledger: LedgerService;
   readonly pool: Pick<InferencePool, 'run'>;
   /** Desktop workers connected over libp2p; without one every task runs on the pool. */
-  readonly scheduler?: Pick<Scheduler, 'pick' | 'dispatch' | 'workers'>;
+  readonly scheduler?: Pick<Scheduler, 'pick' | 'dispatch' | 'workers' | 'hold'>;
   /** How long a worker may take before the task goes elsewhere. Default 15 s. */
   readonly workerTimeoutMs?: number;
   readonly catalogue: () => Promise<Catalogue>;
@@ -607,6 +607,8 @@ export function createTaskService(init: TaskServiceInit): TaskService {
   function assignDirect(task: TaskRecord, worker: WorkerInfo, offer: DirectOffer): void {
     const decision = deferred<WorkerRun | undefined>();
     const finished = deferred<undefined>();
+    // The worker's load counts the task until it is decided, so the next direct task goes to a less busy worker.
+    const release = init.scheduler?.hold(worker.account);
     task.direct = {
       offer,
       worker,
@@ -615,6 +617,7 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       decision: decision.promise,
       finished: finished.promise,
       finish: () => {
+        release?.();
         finished.resolve(undefined);
       },
     };

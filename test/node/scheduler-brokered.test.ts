@@ -116,6 +116,29 @@ describe('scheduler', () => {
     expect(scheduler.pick(languageId, { exclude: [cheap.account, dear.account] })).toBeUndefined();
   });
 
+  it("counts tasks held outside dispatch (the direct path) in a worker's load until released", async () => {
+    const a = await worker(() => Promise.resolve(undefined));
+    const b = await worker(() => Promise.resolve(undefined));
+    await a.advertise(relay.peerId, { models: [languageId.id], pricePerUnit: 1 });
+    await b.advertise(relay.peerId, { models: [languageId.id], pricePerUnit: 1 });
+    // Only these two: workers of earlier tests may still be connected.
+    const exclude = scheduler
+      .workers()
+      .map((w) => w.account)
+      .filter((account) => account !== a.account && account !== b.account);
+    const first = scheduler.pick(languageId, { exclude });
+    if (first === undefined) throw new Error('no worker picked');
+    const other = first.account === a.account ? b.account : a.account;
+    const releases = [scheduler.hold(first.account), scheduler.hold(first.account)];
+    expect(scheduler.worker(first.account)?.inFlight).toBe(2);
+    expect(scheduler.pick(languageId, { exclude })?.account).toBe(other);
+    for (const release of releases) {
+      release();
+      release(); // a second call changes nothing
+    }
+    expect(scheduler.worker(first.account)?.inFlight).toBe(0);
+  });
+
   it('fails a worker that answers garbage or a receipt for other output with bad-receipt', async () => {
     const garbage = await worker(() =>
       Promise.resolve({ receipt: new Uint8Array([1, 2, 3]), output: new Uint8Array() }),
