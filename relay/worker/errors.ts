@@ -33,14 +33,8 @@ export class WorkerBusyError extends Error {
 
 /**
  * A task the worker will not run: not a valid signed task, for another
- * network, its input not the bytes it was signed with, or a model this worker
- * does not offer. `code` is what the relay is told.
+ * network, without the relay's assignment, its input not the bytes it was
+ * signed with, or a model this worker does not offer. Every desktop worker
+ * refuses with the same class; `code` is what the task's sender is told.
  */
-export class TaskRefusedError extends Error {
-  override readonly name = 'TaskRefusedError';
-  readonly code: 'invalid-task' | 'wrong-network' | 'input-mismatch' | 'unknown-model' | 'not-running' | 'unauthorized';
-  constructor(code: TaskRefusedError['code'], message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+export { TaskRefusedError } from '../../shared/worker/errors.ts';

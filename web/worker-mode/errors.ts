@@ -4,19 +4,8 @@
  * task answer (`{ error: { code, message } }`).
  */
 
-/** Codes a refused task carries on the wire. */
-export type TaskRefusalCode =
-  'invalid-task' | 'wrong-network' | 'input-mismatch' | 'unknown-model' | 'paused' | 'busy' | 'inference-failed';
-
-/** A task this worker will not (or could not) run; the relay runs it elsewhere. */
-export class TaskRefusedError extends Error {
-  override readonly name = 'TaskRefusedError';
-  readonly code: TaskRefusalCode;
-  constructor(code: TaskRefusalCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+/** A task this worker will not (or could not) run; the relay runs it elsewhere. Every desktop worker refuses with it. */
+export { TaskRefusedError, type TaskRefusalCode } from '../../shared/worker/errors.ts';
 
 /** The account holds too few tokens to stake what the relay requires of a paid worker. */
 export class StakeUnavailableError extends Error {

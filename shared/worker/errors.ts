@@ -1,0 +1,38 @@
+/**
+ * Why a desktop worker (Node or browser) refuses a task. One class per
+ * condition, told apart by `name`; `code` is what the task's sender is told in
+ * the answer `{ error: { code, message } }`. They extend `Error` rather than
+ * the core's `AcnError` because these codes belong to the worker protocol,
+ * not to the ledger's `ErrorCode` union.
+ */
+
+/** Codes a refused task carries on the wire, from either kind of worker. */
+export type TaskRefusalCode =
+  | 'invalid-task'
+  | 'wrong-network'
+  | 'unauthorized'
+  | 'input-mismatch'
+  | 'unknown-model'
+  | 'paused'
+  | 'busy'
+  | 'inference-failed';
+
+/** A task this worker will not (or could not) run; the relay runs it elsewhere. */
+export class TaskRefusedError extends Error {
+  override readonly name = 'TaskRefusedError';
+  readonly code: TaskRefusalCode;
+  constructor(code: TaskRefusalCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Every task slot stayed taken (or resting to keep the CPU share) for the
+ * whole wait. A worker whose wire code for this differs passes its own error
+ * to `createTaskSlots` (`busyError`).
+ */
+export class TaskSlotsBusyError extends Error {
+  override readonly name = 'TaskSlotsBusyError';
+  readonly code = 'busy';
+}
