@@ -151,7 +151,14 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
   let startBalance: number | undefined;
   const timers: ReturnType<typeof setInterval>[] = [];
 
-  const webgpu = (): boolean => limits.gpu.enabled && webgpuAdapter;
+  /** A model's bytes, with its assets. */
+  const sizeOf = (entry: ModelEntry): number => entry.bytes + entry.assets.reduce((sum, asset) => sum + asset.bytes, 0);
+  /** Each inference Web Worker keeps one model loaded: one per concurrent task must fit the memory share. */
+  const fitsMemory = (entry: ModelEntry): boolean =>
+    sizeOf(entry) * Math.max(1, limits.concurrentTasks) <= limits.memoryBytes;
+  /** WebGPU when the GPU share allows it, there is an adapter, and every offered model fits the GPU's share. */
+  const webgpu = (): boolean =>
+    limits.gpu.enabled && webgpuAdapter && offered.every((entry) => sizeOf(entry) <= limits.gpu.maxModelBytes);
   const inferenceSettings = () => ({ threads: limits.threads, webgpu: webgpu(), concurrency: limits.concurrentTasks });
 
   function status(): BrowserWorkerStatus {
@@ -197,14 +204,14 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
     startBalance = balance.balance;
   }
 
-  /** Phone-class models this tab can run at the asking price, within the storage share. */
+  /** Phone-class models this tab can run at the asking price, within the storage and memory shares. */
   function chooseModels(catalogue: Catalogue): ModelEntry[] {
     const chosen: ModelEntry[] = [];
     let bytes = 0;
     for (const entry of catalogue.models) {
       if (entry.sizeClass !== 'phone' || entry.price.perUnit < pricePerUnit) continue;
-      if (pipelineFor(entry.pre) === undefined || entry.post !== entry.pre) continue;
-      const size = entry.bytes + entry.assets.reduce((sum, asset) => sum + asset.bytes, 0);
+      if (pipelineFor(entry.pre) === undefined || entry.post !== entry.pre || !fitsMemory(entry)) continue;
+      const size = sizeOf(entry);
       if (bytes + size > limits.storageBytes || chosen.length >= MAX_ADVERT_MODELS) continue;
       bytes += size;
       chosen.push(entry);
@@ -442,6 +449,8 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       if (state === 'stopped' || state === 'failed') return;
       settings = next;
       limits = limitsFor(next.allocation, init.device);
+      // A smaller memory share withdraws the models that no longer fit (a larger one offers more after a restart).
+      offered = offered.filter(fitsMemory);
       const before = inference?.settings;
       inference?.configure(inferenceSettings());
       if (before !== undefined && (before.threads !== limits.threads || before.webgpu !== webgpu())) {
