@@ -5,7 +5,8 @@
  *   exactly as received: a verifier never re-encodes before checking.
  * - The signature covers `acn/v1/<type>` + 0x00 + body, so a signature made
  *   for one message type can never verify as another (domain separation).
- * - A message's id is the SHA-256 of those same signed bytes.
+ * - A message's id is the SHA-256 of those same signed bytes followed by the
+ *   signer's public key (see {@link messageId}).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { decodeCanonical, encodeCanonical, type CanonicalDecodeError } from '../encoding/canonical.ts';
