@@ -75,15 +75,15 @@ export default defineConfig(({ mode }) => {
             manifest: webManifest,
             // Icons (192, 512, maskable 512, Apple touch icon, favicon) generated from one image.
             pwaAssets: {
-            image: '../public/icon.svg',
-            preset: 'minimal-2023',
-            overrideManifestIcons: true,
-            // index.html has its own theme-color meta.
-            injectThemeColor: false,
-          },
+              image: '../public/icon.svg',
+              preset: 'minimal-2023',
+              overrideManifestIcons: true,
+              // index.html has its own theme-color meta.
+              injectThemeColor: false,
+            },
             injectManifest: {
-            // A classic script: module service workers are not in every browser people run.
-            rollupFormat: 'iife',
+              // A classic script: module service workers are not in every browser people run.
+              rollupFormat: 'iife',
               // The app shell only: models and onnxruntime's wasm are cached at run time by hash.
               globPatterns: ['**/*.{js,css,html,svg,png,ico}'],
               globIgnores: ['**/ort-*.{js,mjs}', 'screenshots/**'],
@@ -123,7 +123,7 @@ export default defineConfig(({ mode }) => {
       // A JSON summary beside the console output, read by .ci/run for its last line.
       reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
       // Builds the shipped models into dist/models when their sources changed (the
-    // app tests build dist/app themselves: test/support/build-app.ts).
+      // app tests build dist/app themselves: test/support/build-app.ts).
       globalSetup: ['test/support/build-models.ts'],
       // Model tests run real inference; the default 5 s is too short on 2 busy cores.
       testTimeout: 60_000,

@@ -132,7 +132,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     node: p2p,
     verifier: createNodeVerifier(),
     network: ledger.network,
-    reputation: reputation.score,
+    reputation: (account) => reputation.score(account),
     onError: (error) => {
       log.warn({ err: error }, 'scheduler');
     },

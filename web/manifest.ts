@@ -39,6 +39,11 @@ export const webManifest: Partial<ManifestOptions> = {
   shortcuts: [
     { name: 'Run a task', short_name: 'Run', url: '/run', icons: [{ src: '/pwa-192x192.png', sizes: '192x192' }] },
     { name: 'Wallet', short_name: 'Wallet', url: '/wallet', icons: [{ src: '/pwa-192x192.png', sizes: '192x192' }] },
-    { name: 'Contribute compute', short_name: 'Contribute', url: '/contribute', icons: [{ src: '/pwa-192x192.png', sizes: '192x192' }] },
+    {
+      name: 'Contribute compute',
+      short_name: 'Contribute',
+      url: '/contribute',
+      icons: [{ src: '/pwa-192x192.png', sizes: '192x192' }],
+    },
   ],
 };

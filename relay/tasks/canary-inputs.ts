@@ -55,7 +55,9 @@ const GARMENTS: readonly Shape[] = [
   // a dress: widening towards the hem
   (x, y) => Math.abs(x - 0.5) < 0.12 + 0.3 * y,
   // a bag: a box and a handle
-  (x, y) => (y > 0.35 && x > 0.05 && x < 0.95) || (y > 0.05 && y < 0.35 && Math.abs(Math.hypot(x - 0.5, y - 0.35) - 0.22) < 0.05),
+  (x, y) =>
+    (y > 0.35 && x > 0.05 && x < 0.95) ||
+    (y > 0.05 && y < 0.35 && Math.abs(Math.hypot(x - 0.5, y - 0.35) - 0.22) < 0.05),
   // a shoe: a low sole and a heel
   (x, y) => (y > 0.65 && x > 0.02 && x < 0.98) || (y > 0.35 && x < 0.45),
 ];
@@ -114,7 +116,11 @@ function varianceTable(random: () => number): DataTable {
   const rows = Array.from({ length: int(random, 30, 90) }, () => {
     const z = scales.map((s) => noise(random, s));
     // Mix the columns a little so the components are not the axes themselves.
-    return [round(z[0] as number), round((z[1] as number) + 0.3 * (z[0] as number)), round((z[2] as number) - 0.2 * (z[1] as number))];
+    return [
+      round(z[0] as number),
+      round((z[1] as number) + 0.3 * (z[0] as number)),
+      round((z[2] as number) - 0.2 * (z[1] as number)),
+    ];
   });
   return { rows, components: 2 };
 }

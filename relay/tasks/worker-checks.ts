@@ -79,7 +79,12 @@ export interface WorkerChecksInit {
   /** Runs the task on the relay's pool, with the relay's receipt for it. */
   runOnPool(task: TaskId, kind: ComputeKind): Promise<WorkerRun>;
   /** Sends `worker` an audit task for `input`; undefined when none can be paid for. */
-  startAudit(kind: AuditKind, worker: AccountId, entry: ModelEntry, input: Uint8Array): Promise<AuditHandle | undefined>;
+  startAudit(
+    kind: AuditKind,
+    worker: AccountId,
+    entry: ModelEntry,
+    input: Uint8Array,
+  ): Promise<AuditHandle | undefined>;
   /** Notes a slash on the task whose answer it punished. */
   recordSlash(task: TaskId, tx: TxId): void;
   /** A check went wrong (never a worker's fault: those are verdicts); `task` is the task being checked. */

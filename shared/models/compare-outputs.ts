@@ -52,4 +52,3 @@ export function compareOutputs(
     ? ok({ agree: true, reason: 'within-tolerance' })
     : ok({ agree: false, reason: 'outside-tolerance' });
 }
-

@@ -159,7 +159,7 @@ async function runLighthouse(url: string): Promise<LighthouseScores> {
 function longTasksOf(details: unknown): { url: string; ms: number }[] {
   const items = (details as { items?: { url?: unknown; duration?: unknown }[] } | undefined)?.items ?? [];
   return items
-    .map((item) => ({ url: String(item.url ?? '?'), ms: Number(item.duration ?? 0) }))
+    .map((item) => ({ url: typeof item.url === 'string' ? item.url : '?', ms: Number(item.duration ?? 0) }))
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 5);
 }
@@ -203,7 +203,11 @@ export async function appSection(log: Log): Promise<void> {
       const score = scores[name];
       console.log(`| ${name} | ${score} | >= ${TARGET_LIGHTHOUSE} | ${pass(score >= TARGET_LIGHTHOUSE)} |`);
     }
-    console.log(`\n${Object.entries(scores.metrics).map(([id, value]) => `${id} ${value}`).join(', ')}`);
+    console.log(
+      `\n${Object.entries(scores.metrics)
+        .map(([id, value]) => `${id} ${value}`)
+        .join(', ')}`,
+    );
     if (scores.longTasks.length > 0) {
       const tasks = scores.longTasks.map((t) => `${t.url.replace(relay.url, '')} ${t.ms.toFixed(0)} ms`);
       console.log(`longest main-thread tasks: ${tasks.join(', ')}`);

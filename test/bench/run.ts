@@ -178,6 +178,11 @@ async function relayVerifyPath(): Promise<{ rows: Measurement[]; ratio: number }
 // `npm run bench -- relay app` runs only those sections; no argument runs them all.
 const SECTIONS = ['core', 'models', 'relay', 'app', 'webrtc', 'workers'] as const;
 const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(SECTIONS as readonly string[]).includes(name));
+if (unknown.length > 0) {
+  console.error(`unknown bench section ${unknown.join(', ')}; the sections are ${SECTIONS.join(', ')}`);
+  process.exit(2);
+}
 const runs = (section: (typeof SECTIONS)[number]) => wanted.length === 0 || wanted.includes(section);
 
 if (runs('core')) {

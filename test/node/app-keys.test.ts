@@ -11,13 +11,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAppBuiltForTests } from '../support/build-app.ts';
 import { launchAppBrowser, type AppBrowser } from '../support/app-browser.ts';
-import {
-  chooseModel,
-  navigateTo,
-  openOnboardedApp,
-  runTextOnNetwork,
-  waitForBalance,
-} from '../support/app-session.ts';
+import { chooseModel, navigateTo, openOnboardedApp, runTextOnNetwork, waitForBalance } from '../support/app-session.ts';
 import { startRelayProcess, type RelayProcess } from '../support/relay-process.ts';
 
 const PASSPHRASE = 'correct horse battery staple';

@@ -30,7 +30,9 @@ afterAll(async () => {
 
 /** The top label a finished run shows ("French · 98%" gives "French"). */
 async function shownLabel(page: Page, where: 'phone' | 'network'): Promise<string> {
-  const label = page.locator(`[data-testid=run-result][data-state=done][data-where=${where}] [data-testid=output-label]`);
+  const label = page.locator(
+    `[data-testid=run-result][data-state=done][data-where=${where}] [data-testid=output-label]`,
+  );
   await label.waitFor({ timeout: 60_000 });
   return ((await label.textContent()) ?? '').split('·')[0]?.trim() ?? '';
 }

@@ -148,7 +148,7 @@ describe('verification on the phone', () => {
         const [first] = proof.path;
         // Change one digit of the first sibling hash; a block holding only the settlement has none: add one.
         if (first === undefined) proof.path.push('00'.repeat(32));
-        else proof.path[0] = (first[0] === '0' ? '1' : '0') + first.slice(1);
+        else proof.path[0] = (first.startsWith('0') ? '1' : '0') + first.slice(1);
         served++;
       }),
     );

@@ -60,10 +60,12 @@ describe('compareOutputs', () => {
       ok: true,
       value: { agree: false },
     });
-    expect(compareOutputs({ pre: 'language-id', tolerance: { measure: 'max-abs', value: 0.05 } }, french, noisy))
-      .toMatchObject({ ok: true, value: { agree: true } });
-    expect(compareOutputs({ pre: 'language-id', tolerance: { measure: 'max-abs', value: 0.01 } }, french, noisy))
-      .toMatchObject({ ok: true, value: { agree: false } });
+    expect(
+      compareOutputs({ pre: 'language-id', tolerance: { measure: 'max-abs', value: 0.05 } }, french, noisy),
+    ).toMatchObject({ ok: true, value: { agree: true } });
+    expect(
+      compareOutputs({ pre: 'language-id', tolerance: { measure: 'max-abs', value: 0.01 } }, french, noisy),
+    ).toMatchObject({ ok: true, value: { agree: false } });
   });
 
   it('max-abs: numbers within the bound agree, numbers beyond it do not', () => {

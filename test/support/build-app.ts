@@ -18,7 +18,12 @@ export async function ensureAppBuiltForTests(): Promise<void> {
       await mkdir(LOCK);
       break;
     } catch {
-      const age = Date.now() - (await stat(LOCK).then((s) => s.mtimeMs, () => Date.now()));
+      const age =
+        Date.now() -
+        (await stat(LOCK).then(
+          (s) => s.mtimeMs,
+          () => Date.now(),
+        ));
       if (age > STALE_MS) await rmdir(LOCK).catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

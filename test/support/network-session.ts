@@ -40,9 +40,7 @@ const CORES = 16;
  * A desktop browser (its own profile) with the app open on Contribute,
  * switched on at the balanced preset, online and advertised.
  */
-export async function startDesktopWorker(
-  relay: RelayProcess,
-): Promise<DesktopWorker> {
+export async function startDesktopWorker(relay: RelayProcess): Promise<DesktopWorker> {
   const browser = await launchAppBrowser({});
   try {
     await browser.context.addInitScript((cores) => {
