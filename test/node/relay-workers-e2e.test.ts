@@ -7,14 +7,13 @@
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex, toBase64Url } from '../../shared/encoding/bytes.ts';
-import { encodeEnvelope, signEnvelope } from '../../shared/envelope/envelope.ts';
-import type { AccountId, Hash } from '../../shared/identity/ids.ts';
+import { toBase64Url } from '../../shared/encoding/bytes.ts';
+import type { AccountId } from '../../shared/identity/ids.ts';
 import { generateNobleSigner, type Signer } from '../../shared/identity/signer.ts';
 import { nobleVerifier } from '../../shared/identity/verifier.ts';
 import { signTransaction } from '../../shared/ledger/transaction.ts';
 import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
-import { solvePow } from '../../shared/pow/pow.ts';
+import { onboardAccount, relayApi, runTextTask } from '../support/relay-api.ts';
 import { startRelayProcess, type RelayProcess } from '../support/relay-process.ts';
 import { pipelineAnswerer, startSchedulerTestWorker, type SchedulerTestWorker } from '../support/scheduler-worker.ts';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -28,19 +27,8 @@ const workers: SchedulerTestWorker[] = [];
 const releases: (() => Promise<void>)[] = [];
 const alice = generateNobleSigner();
 
-async function api(path: string, body?: unknown) {
-  const response = await fetch(relay.url + path, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function onboard(account: Signer): Promise<void> {
-  const pow = await solvePow({ network, publicKey: account.publicKey, difficulty: 4 });
-  expect((await api('/api/onboard', { publicKey: toBase64Url(account.publicKey), pow })).status).toBe(201);
-}
+const api = relayApi(() => relay.url);
+const onboard = (account: Signer) => onboardAccount(api, network, account);
 
 async function startWorker(stake: boolean): Promise<SchedulerTestWorker> {
   const { multiaddrs } = (await api('/api/network/bootstrap')).body as { multiaddrs: string[] };
@@ -57,31 +45,7 @@ async function startWorker(stake: boolean): Promise<SchedulerTestWorker> {
   return worker;
 }
 
-async function runTask(text: string) {
-  const input = new TextEncoder().encode(text);
-  const task = encodeEnvelope(
-    await signEnvelope(alice, 'task', {
-      v: 1,
-      net: network,
-      model: languageId.id,
-      input: sha256Hex(input) as Hash,
-      inputBytes: input.length,
-      maxPrice: 10,
-      nonce: crypto.getRandomValues(new Uint8Array(16)),
-      ts: Date.now(),
-    }),
-  );
-  const submitted = await api('/api/tasks', { task: toBase64Url(task), input: toBase64Url(input) });
-  expect(submitted.status).toBe(201);
-  const id = (submitted.body.task as { id: string }).id;
-  for (let i = 0; i < 200; i++) {
-    const view = (await api(`/api/tasks/${id}`)).body.task as { state: string; worker: string; price: number };
-    if (view.state === 'settled') return view;
-    if (view.state === 'refunded') throw new Error(`task refunded: ${JSON.stringify(view)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('task did not settle');
-}
+const runTask = (text: string) => runTextTask(api, alice, network, languageId.id, text);
 
 beforeAll(async () => {
   relay = await startRelayProcess([

@@ -12,15 +12,14 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrtNodeRuntime } from '../../relay/inference/ort-node-runtime.ts';
 import { fromBase64Url, sha256Hex, toBase64Url } from '../../shared/encoding/bytes.ts';
-import { encodeEnvelope, signEnvelope } from '../../shared/envelope/envelope.ts';
-import type { AccountId, Hash } from '../../shared/identity/ids.ts';
+import type { AccountId } from '../../shared/identity/ids.ts';
 import { generateNobleSigner, type Signer } from '../../shared/identity/signer.ts';
 import { nobleVerifier } from '../../shared/identity/verifier.ts';
 import { signTransaction } from '../../shared/ledger/transaction.ts';
 import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
 import { loadPipelineModels, releasePipelineModels } from '../../shared/models/load-models.ts';
 import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import { solvePow } from '../../shared/pow/pow.ts';
+import { onboardAccount, relayApi, runTextTask, type SettledTask } from '../support/relay-api.ts';
 import { startRelayProcess, type RelayProcess } from '../support/relay-process.ts';
 import { pipelineAnswerer, startSchedulerTestWorker, type SchedulerTestWorker } from '../support/scheduler-worker.ts';
 
@@ -32,14 +31,6 @@ const SENTENCES = [
   'Le chat dort sur le canapé depuis ce matin.',
   'El tren sale de la estación a las ocho de la mañana.',
 ];
-
-interface TaskView {
-  readonly id: string;
-  readonly state: string;
-  readonly worker: string;
-  readonly outputHash: string;
-  readonly slashTxs: readonly string[];
-}
 
 /** The honest outputs for SENTENCES, from the model run here on onnxruntime-node. */
 async function honestOutputs(entry: ModelEntry): Promise<Map<string, string>> {
@@ -76,49 +67,14 @@ describe.each([
   const releases: (() => Promise<void>)[] = [];
   const alice = generateNobleSigner();
 
-  async function api(path: string, body?: unknown) {
-    const response = await fetch(relay.url + path, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  }
-
-  async function onboard(account: Signer): Promise<void> {
-    const pow = await solvePow({ network, publicKey: account.publicKey, difficulty: 4 });
-    expect((await api('/api/onboard', { publicKey: toBase64Url(account.publicKey), pow })).status).toBe(201);
-  }
+  const api = relayApi(() => relay.url);
+  const onboard = (signer: Signer) => onboardAccount(api, network, signer);
 
   async function account(id: string) {
     return (await api(`/api/ledger/balance/${id}`)).body as { balance: number; stake: number; reputation: number };
   }
 
-  async function runTask(text: string): Promise<TaskView> {
-    const input = new TextEncoder().encode(text);
-    const task = encodeEnvelope(
-      await signEnvelope(alice, 'task', {
-        v: 1,
-        net: network,
-        model: entry.id,
-        input: sha256Hex(input) as Hash,
-        inputBytes: input.length,
-        maxPrice: 10,
-        nonce: crypto.getRandomValues(new Uint8Array(16)),
-        ts: Date.now(),
-      }),
-    );
-    const submitted = await api('/api/tasks', { task: toBase64Url(task), input: toBase64Url(input) });
-    expect(submitted.status).toBe(201);
-    const id = (submitted.body.task as { id: string }).id;
-    for (let i = 0; i < 600; i++) {
-      const view = (await api(`/api/tasks/${id}`)).body.task as TaskView;
-      if (view.state === 'settled') return view;
-      if (view.state === 'refunded') throw new Error(`task refunded: ${JSON.stringify(view)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('task did not settle');
-  }
+  const runTask = (text: string) => runTextTask(api, alice, network, entry.id, text);
 
   beforeAll(async () => {
     relay = await startRelayProcess([
@@ -179,7 +135,7 @@ describe.each([
       expect(sha256Hex(fromBase64Url(result.output)), text).toBe(honest.get(text));
     }
     // The slash names the task whose answer proved the lie: the re-run task itself, or the canary beside it.
-    const all = (await api('/api/tasks?limit=1000')).body.tasks as TaskView[];
+    const all = (await api('/api/tasks?limit=1000')).body.tasks as SettledTask[];
     const slashed = all.filter((view) => view.slashTxs.length > 0);
     expect(slashed.length).toBeGreaterThan(0);
     for (const tx of slashed.flatMap((view) => view.slashTxs)) {
