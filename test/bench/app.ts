@@ -27,6 +27,7 @@ const TARGET_CRITICAL_GZIP_KB = 60;
 const TARGET_COLD_MS = 1000;
 const TARGET_WARM_OFFLINE_MS = 300;
 const TARGET_LIGHTHOUSE = 95;
+const LIGHTHOUSE_RUNS = 5;
 const RUNS = 5;
 const APP_DIR = 'dist/app';
 /** Text that only the libp2p or onnxruntime bundles contain. */
@@ -194,17 +195,25 @@ export async function appSection(log: Log): Promise<void> {
       `| warm, offline (service worker) | ${warm.toFixed(0)} | < ${TARGET_WARM_OFFLINE_MS} | ${pass(warm < TARGET_WARM_OFFLINE_MS)} |`,
     );
 
-    log('lighthouse');
-    const scores = await runLighthouse(relay.url);
-    console.log('\n### Light client: Lighthouse (mobile defaults)\n');
-    console.log('| category | score | target | |');
-    console.log('|---|---:|---:|---|');
+    // One Lighthouse run swings by 10 points or more on a shared machine; its
+    // documentation advises the median of five runs, which is what is judged.
+    const runs: LighthouseScores[] = [];
+    for (let i = 0; i < LIGHTHOUSE_RUNS; i++) {
+      log(`lighthouse ${i + 1}/${LIGHTHOUSE_RUNS}`);
+      runs.push(await runLighthouse(relay.url));
+    }
+    const byPerformance = [...runs].sort((a, b) => a.performance - b.performance);
+    const scores = byPerformance[Math.floor(runs.length / 2)] as LighthouseScores;
+    console.log(`\n### Light client: Lighthouse (mobile defaults, median of ${LIGHTHOUSE_RUNS} runs)\n`);
+    console.log('| category | median | all runs | target | |');
+    console.log('|---|---:|---|---:|---|');
     for (const name of ['performance', 'accessibility'] as const) {
-      const score = scores[name];
-      console.log(`| ${name} | ${score} | >= ${TARGET_LIGHTHOUSE} | ${pass(score >= TARGET_LIGHTHOUSE)} |`);
+      const middle = Math.round(median(runs.map((r) => r[name])));
+      const all = runs.map((r) => r[name]).join(', ');
+      console.log(`| ${name} | ${middle} | ${all} | >= ${TARGET_LIGHTHOUSE} | ${pass(middle >= TARGET_LIGHTHOUSE)} |`);
     }
     console.log(
-      `\n${Object.entries(scores.metrics)
+      `\nthe median run: ${Object.entries(scores.metrics)
         .map(([id, value]) => `${id} ${value}`)
         .join(', ')}`,
     );

@@ -417,7 +417,11 @@ export class AppServices {
       ),
     ]);
     if (relay.error !== undefined && !isRetryable(relay.error)) throw relay.error;
-    const catalogue = await this.catalogue({ ...(signal ? { signal } : {}) }).catch(() => undefined);
+    // Model names for the rows: a new account has none, and need not fetch and check the catalogue at start.
+    const empty = relay.tasks.length === 0 && outbox.length === 0;
+    const catalogue = empty
+      ? undefined
+      : await this.catalogue({ ...(signal ? { signal } : {}) }).catch(() => undefined);
     const rows = historyRows(relay.tasks, outbox, {
       catalogue,
       verifications: this.#verifications,
