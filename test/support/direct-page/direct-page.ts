@@ -6,16 +6,12 @@
  * its own origin as the app does. The pre-bundle gets a cache directory of
  * its own, named after relay/patches (see ../webrtc-page/webrtc-pair.ts).
  */
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.ts';
+import { serverOrigin, startTestPageServer } from '../page-server.ts';
 import type { DirectRunReport, DirectRunRequest } from './direct-report.ts';
 
 const PAGE_PATH = '/test/support/direct-page/index.html';
-const PATCH_DIR = 'relay/patches';
 
 export interface DirectPhone {
   readonly account: string;
@@ -39,7 +35,11 @@ export async function openDirectPhone(init: {
     for (const closer of closers.reverse()) await closer().catch(() => undefined);
   };
   try {
-    const server = await startPageServer(init.relayUrl);
+    const server = await startTestPageServer({
+      pagePath: PAGE_PATH,
+      cacheName: 'direct-page',
+      proxy: { '/api': { target: init.relayUrl, ws: true, changeOrigin: true } },
+    });
     closers.push(() => server.close());
     const browser: Browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -79,38 +79,4 @@ export async function openDirectPhone(init: {
     await close();
     throw error;
   }
-}
-
-async function startPageServer(relayUrl: string): Promise<ViteDevServer> {
-  const server = await createServer({
-    configFile: 'vite.config.ts',
-    mode: 'bench',
-    root: process.cwd(),
-    cacheDir: `node_modules/.vite/direct-page-${await patchesHash()}`,
-    logLevel: 'error',
-    optimizeDeps: { entries: [PAGE_PATH.slice(1)] },
-    server: {
-      host: '127.0.0.1',
-      port: 0,
-      hmr: false,
-      proxy: { '/api': { target: relayUrl, ws: true, changeOrigin: true } },
-    },
-  });
-  await server.listen();
-  return server;
-}
-
-async function patchesHash(): Promise<string> {
-  const hash = createHash('sha256');
-  const names = await readdir(PATCH_DIR).catch(() => [] as string[]);
-  for (const name of names.filter((n) => n.endsWith('.patch')).sort()) {
-    hash.update(name).update(await readFile(join(PATCH_DIR, name)));
-  }
-  return hash.digest('hex').slice(0, 12);
-}
-
-function serverOrigin(server: ViteDevServer): string {
-  const address = server.httpServer?.address();
-  if (typeof address !== 'object' || address === null) throw new Error('vite dev server is not listening');
-  return `http://127.0.0.1:${address.port}`;
 }

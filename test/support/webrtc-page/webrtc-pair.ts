@@ -10,17 +10,13 @@
  * the patches in relay/patches: vite keys its pre-bundle on the lockfile, not
  * on node_modules' contents, so a new patch must mean a new bundle.
  */
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../chromium.ts';
+import { serverOrigin, startTestPageServer } from '../page-server.ts';
 import { startRelayProcess, type RelayProcess } from '../relay-process.ts';
 import type { DialLoopOptions, DialLoopReport, DialResult, PageNodeInfo } from './dial-report.ts';
 
 const PAGE_PATH = '/test/support/webrtc-page/index.html';
-const PATCH_DIR = 'relay/patches';
 
 export interface WebrtcPair {
   readonly relay: RelayProcess;
@@ -53,7 +49,7 @@ export async function openWebrtcPair(): Promise<WebrtcPair> {
     const relayMultiaddr = relay.libp2pAddrs.find((a) => a.startsWith('/ip4/127.0.0.1/') && a.includes('/ws/p2p/'));
     if (relayMultiaddr === undefined) throw new Error(`no loopback /ws address in ${relay.libp2pAddrs.join(', ')}`);
 
-    const server = await startPageServer();
+    const server = await startTestPageServer({ pagePath: PAGE_PATH, cacheName: 'webrtc-page' });
     closers.push(() => server.close());
     const origin = serverOrigin(server);
 
@@ -104,37 +100,6 @@ export async function openWebrtcPair(): Promise<WebrtcPair> {
     await close();
     throw error;
   }
-}
-
-async function startPageServer(): Promise<ViteDevServer> {
-  const server = await createServer({
-    configFile: 'vite.config.ts',
-    mode: 'bench',
-    root: process.cwd(),
-    cacheDir: `node_modules/.vite/webrtc-page-${await patchesHash()}`,
-    logLevel: 'error',
-    // Pre-bundle everything the page imports before the first request, so vite never reloads it mid-run.
-    optimizeDeps: { entries: [PAGE_PATH.slice(1)] },
-    server: { host: '127.0.0.1', port: 0, hmr: false },
-  });
-  await server.listen();
-  return server;
-}
-
-/** A short hash of every patch file, so the pre-bundle follows what patch-package applied. */
-async function patchesHash(): Promise<string> {
-  const hash = createHash('sha256');
-  const names = await readdir(PATCH_DIR).catch(() => [] as string[]);
-  for (const name of names.filter((n) => n.endsWith('.patch')).sort()) {
-    hash.update(name).update(await readFile(join(PATCH_DIR, name)));
-  }
-  return hash.digest('hex').slice(0, 12);
-}
-
-function serverOrigin(server: ViteDevServer): string {
-  const address = server.httpServer?.address();
-  if (typeof address !== 'object' || address === null) throw new Error('vite dev server is not listening');
-  return `http://127.0.0.1:${address.port}`;
 }
 
 export interface DialSummary {
