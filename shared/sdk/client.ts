@@ -20,7 +20,7 @@ import {
   type TxId,
 } from '../identity/ids.ts';
 import type { Signer } from '../identity/signer.ts';
-import { nobleVerifier, type Ed25519Verifier } from '../identity/verifier.ts';
+import type { Ed25519Verifier } from '../identity/verifier.ts';
 import { checkHeaderLink, readBlockHeader } from '../ledger/block.ts';
 import { readTransaction, signTransaction } from '../ledger/transaction.ts';
 import { decodeBlockHeaderPayload } from '../messages/block-header.ts';
@@ -65,7 +65,8 @@ import {
 } from './responses.ts';
 import { verifyResult, type VerificationReport } from './verify-result.ts';
 import { signFallbackRequest } from '../messages/assignment.ts';
-import { DirectDialError, exchangeDirect, type DirectNode } from './direct-dial.ts';
+// Loaded on the first direct answer: it brings multiaddr and libp2p's stream helpers.
+import type { DirectNode } from './direct-dial.ts';
 import { directSubmitSchema, type DirectOffer } from './responses.ts';
 
 export interface AIComputeClientInit {
@@ -164,7 +165,8 @@ export class AIComputeClient {
   readonly #signer: Signer | undefined;
   readonly #http: RelayHttp;
   readonly #WebSocket: WebSocketLike | undefined;
-  readonly #verifier: Ed25519Verifier;
+  /** The verifier given, else noble's, imported on first use (see #getVerifier). */
+  #verifier: Ed25519Verifier | Promise<Ed25519Verifier> | undefined;
   readonly #now: () => number;
   #network: AccountId | undefined;
   #relayChecked: Promise<void> | undefined;
@@ -184,7 +186,7 @@ export class AIComputeClient {
       timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
     this.#WebSocket = init.WebSocket ?? (globalThis as { WebSocket?: WebSocketLike }).WebSocket;
-    this.#verifier = init.verifier ?? nobleVerifier;
+    this.#verifier = init.verifier;
     this.#now = init.now ?? Date.now;
   }
 
@@ -427,6 +429,7 @@ export class AIComputeClient {
   ): Promise<DirectTaskResult> {
     const waitOptions = { signal: params.signal, pollMs: params.pollMs ?? 1000 };
     const id = signed.taskId;
+    const { DirectDialError, exchangeDirect } = await import('./direct-dial.ts');
     let answer;
     try {
       answer = await exchangeDirect(
@@ -443,7 +446,7 @@ export class AIComputeClient {
         {
           dialTimeoutMs: params.dialTimeoutMs ?? 4000,
           answerTimeoutMs: params.answerTimeoutMs ?? Math.max(1000, offer.expiresAt - this.#now()),
-          verifier: this.#verifier,
+          verifier: await this.#getVerifier(),
           ...(params.signal === undefined ? {} : { signal: params.signal }),
         },
       );
@@ -616,7 +619,7 @@ export class AIComputeClient {
     if (task && decodedId(task) !== id) throw new TypeError(`the task envelope given is not task ${id}`);
     const report = await verifyResult(
       { task: task ?? id, output: result.output, receipt: result.receipt, settlement },
-      { pinnedRelay, headers: options.headers, verifier: this.#verifier, signal: options.signal },
+      { pinnedRelay, headers: options.headers, verifier: await this.#getVerifier(), signal: options.signal },
     );
     if (!chainProblem) return report;
     const detail = chainProblem.message;
@@ -645,6 +648,7 @@ export class AIComputeClient {
     const stored = await headers.get(head, options);
     const anchor = stored && readStoredHeader(stored);
     if (!anchor) return 0;
+    const verifier = await this.#getVerifier();
     let previous = { id: anchor.id, height: anchor.payload.height, ts: anchor.payload.ts, net: anchor.payload.net };
     let added = 0;
     while (previous.height < upTo) {
@@ -652,7 +656,7 @@ export class AIComputeClient {
       if (page.blocks.length === 0) break;
       for (const block of page.blocks) {
         if (block.height > upTo) break;
-        const header = readBlockHeader(block.header, this.#verifier);
+        const header = readBlockHeader(block.header, verifier);
         if (!header.ok) throw new HeaderChainError(`block ${block.height}: ${header.error.message}`);
         this.#checkKey(header.value.signer, `block ${block.height}`);
         if (header.value.payload.net !== network)
@@ -671,6 +675,16 @@ export class AIComputeClient {
   // ---- Internals ----------------------------------------------------------------
 
   /**
+   * The verifier given to the constructor, else noble's. Noble is imported on
+   * first use: setting up its curves is the costliest part of loading the SDK,
+   * and an app's first screen verifies nothing.
+   */
+  #getVerifier(): Promise<Ed25519Verifier> {
+    this.#verifier ??= import('../identity/verifier.ts').then((m) => m.nobleVerifier);
+    return Promise.resolve(this.#verifier);
+  }
+
+  /**
    * The requester's signed task, out of its escrow transaction (self-proving:
    * its hash is the task id), so its signature is checked too. Undefined when
    * the relay does not give it.
@@ -684,7 +698,7 @@ export class AIComputeClient {
       if (error instanceof RelayApiError && error.status === 404) return undefined;
       throw error;
     }
-    const escrow = readTransaction(stored.tx, this.#verifier);
+    const escrow = readTransaction(stored.tx, await this.#getVerifier());
     if (!escrow.ok || escrow.value.type !== 'tx/escrow' || escrow.value.task.id !== id) return undefined;
     return escrow.value.message.payload.task;
   }

@@ -25,7 +25,7 @@ import {
   type SignedMessage,
 } from '../envelope/envelope.ts';
 import { parseTaskId, type AccountId, type Hash, type TaskId } from '../identity/ids.ts';
-import { nobleVerifier, type Ed25519Verifier } from '../identity/verifier.ts';
+import type { Ed25519Verifier } from '../identity/verifier.ts';
 import { verifyTxInclusion, type BlockHeader } from '../ledger/block.ts';
 import type { InclusionProof } from '../ledger/merkle.ts';
 import { readTransaction } from '../ledger/transaction.ts';
@@ -102,7 +102,8 @@ interface Opened<T extends MessageType, P> {
 /** Verifies a task's result; see the module comment for the checks. Never throws on bad data. */
 export async function verifyResult(result: ResultToVerify, options: VerifyResultOptions): Promise<VerificationReport> {
   const { pinnedRelay, headers } = options;
-  const verifier = options.verifier ?? nobleVerifier;
+  // Noble is imported only when no verifier is given: its curve setup is costly.
+  const verifier = options.verifier ?? (await import('../identity/verifier.ts')).nobleVerifier;
   const checks: VerificationCheck[] = [];
   const check = (name: VerificationCheckName, run: () => string | Promise<string>): Promise<void> =>
     Promise.resolve()

@@ -13,12 +13,12 @@
 import { concatBytes, fromBase64Url, utf8ToBytes } from '../../shared/encoding/bytes.ts';
 import { accountIdFromPublicKey, type AccountId } from '../../shared/identity/ids.ts';
 import {
-  createNobleSigner,
   createWebCryptoSigner,
   ED25519_SECRET_KEY_BYTES,
   type Signer,
   type WebCryptoKeyPair,
-} from '../../shared/identity/signer.ts';
+} from '../../shared/identity/webcrypto-signer.ts';
+import type { createNobleSigner } from '../../shared/identity/signer.ts';
 import type { AcnDb } from '../storage/db.ts';
 import { AccountKeyCorruptError, CryptoUnavailableError, NoAccountKeyError } from './errors.ts';
 
@@ -111,7 +111,7 @@ export async function loadAccountKey(db: AcnDb, options: { readonly signal?: Abo
 export async function recordFromSeed(seed: Uint8Array, options: AccountKeyOptions = {}): Promise<AccountKeyRecord> {
   if (seed.length !== ED25519_SECRET_KEY_BYTES) throw new TypeError(`seed must be ${ED25519_SECRET_KEY_BYTES} bytes`);
   const keyPair = options.webCrypto === false ? undefined : await importWebCryptoKeyPair(seed);
-  const publicKey = keyPair?.publicKeyBytes ?? createNobleSigner(seed).publicKey;
+  const publicKey = keyPair?.publicKeyBytes ?? (await nobleSigner(seed)).publicKey;
   const account = accountIdFromPublicKey(publicKey);
   return {
     v: 1,
@@ -145,13 +145,19 @@ async function accountKeyFromRecord(record: AccountKeyRecord): Promise<AccountKe
   } else {
     const seed = await unsealSeed(record);
     // Only the Signer interface leaves this module: noble's signer also exposes the seed.
-    const noble = createNobleSigner(seed);
+    const noble = await nobleSigner(seed);
     signer = { publicKey: noble.publicKey, accountId: noble.accountId, sign: (message) => noble.sign(message) };
   }
   if (signer.accountId !== record.account) {
     throw new AccountKeyCorruptError(`the stored key signs as ${signer.accountId}, not ${record.account}`);
   }
   return { account: record.account, publicKey: signer.publicKey, signer, kind: record.kind };
+}
+
+/** A noble signer, for browsers without WebCrypto Ed25519: noble is imported only there. */
+async function nobleSigner(seed: Uint8Array): Promise<ReturnType<typeof createNobleSigner>> {
+  const { createNobleSigner } = await import('../../shared/identity/signer.ts');
+  return createNobleSigner(seed);
 }
 
 async function putIfAbsent(db: AcnDb, record: AccountKeyRecord): Promise<AccountKeyRecord> {

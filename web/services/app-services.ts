@@ -1,28 +1,23 @@
 /**
  * The app's services, loaded after the first render (this module brings the
- * SDK, noble, dag-cbor, valibot and idb): the database, the account key, the
- * pinned relay, the SDK client, the connection state, the outbox and the
- * live events. The shell hands the one {@link AppServices} down through
+ * SDK, dag-cbor, valibot and idb; noble only once something is verified, or
+ * where the browser has no WebCrypto Ed25519): the database, the account
+ * key, the pinned relay, the SDK client, the connection state, the outbox
+ * and the live events. The shell hands the one {@link AppServices} down through
  * `@lit/context`; pages call it, and read {@link AppStatus} for what to show.
  */
 import type { AccountId, TaskId } from '../../shared/identity/ids.ts';
 import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
 import type { PowProgress } from '../../shared/pow/pow.ts';
-import {
-  AIComputeClient,
-  isRetryable,
-  RelayKeyMismatchError,
-  type AccountBalance,
-  type DirectOffer,
-  type DirectTaskResult,
-  type EventSubscription,
-  type HeaderStore,
-  type RelayEventMap,
-  type RelayEventType,
-  type SignedTask,
-  type TaskView,
-  type VerificationReport,
-} from '../../shared/sdk/index.ts';
+// The SDK's modules one by one, not its index: the index also brings the
+// direct-dial module (multiaddr, libp2p's stream helpers), which the client
+// loads itself on the first direct answer.
+import { AIComputeClient, type DirectTaskResult, type SignedTask } from '../../shared/sdk/client.ts';
+import { isRetryable, RelayKeyMismatchError } from '../../shared/sdk/errors.ts';
+import type { EventSubscription, RelayEventMap, RelayEventType } from '../../shared/sdk/events.ts';
+import type { HeaderStore } from '../../shared/sdk/header-store.ts';
+import type { AccountBalance, DirectOffer, TaskView } from '../../shared/sdk/responses.ts';
+import type { VerificationReport } from '../../shared/sdk/verify-result.ts';
 import { loadOrCreateAccountKey, type AccountKey } from '../keys/account-key.ts';
 import { RelayKeyChangedError } from '../keys/errors.ts';
 import { checkRelayKey, getRelayPin, pinRelayFromJoinUrl, type RelayPin } from '../keys/relay-pin.ts';
@@ -43,6 +38,7 @@ import type { AppFailure, AppStatus, ConnectionState } from './app-context.ts';
 import { ONBOARDED_PREFIX } from './device-probe.ts';
 import { errorText } from './error-text.ts';
 import { joinRelayOf } from './routes.ts';
+import { yieldToMain } from './yield-to-main.ts';
 import { historyRows, type TaskHistory } from './task-history.ts';
 
 export interface AppServicesInit {
@@ -111,6 +107,8 @@ export async function startAppServices(init: AppServicesInit): Promise<AppServic
   }
   const [key, pin] = await Promise.all([loadOrCreateAccountKey(db), getRelayPin(db, { origin: location.origin })]);
   const services = new AppServices({ db, key, pin, origin: location.origin, onStatus: init.onStatus });
+  // The shell renders the first status before the services start their requests.
+  await yieldToMain();
   if (pinFailure !== undefined) services.fail(pinFailure);
   else services.start();
   return services;
