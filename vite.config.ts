@@ -47,6 +47,23 @@ function builtModels(): Plugin {
   };
 }
 
+/**
+ * The first paint waits for the entry script (`blocking="render"`), so the
+ * shell appears once, drawn by the app, instead of the HTML's placeholder
+ * frame followed a moment later by a second layout of the same frame.
+ * Vite writes the entry's script tag itself, hence a plugin.
+ */
+function renderBlockingEntry(): Plugin {
+  return {
+    name: 'acn-render-blocking-entry',
+    transformIndexHtml: {
+      order: 'post',
+      handler: (html) =>
+        html.replace(/<script type="module" (crossorigin )?src=/, '<script type="module" blocking="render" $1src='),
+    },
+  };
+}
+
 // Core tests (test/shared) run twice: in Node and in real headless Chromium,
 // because shared/ must behave the same in both.
 export default defineConfig(({ mode }) => {
@@ -61,11 +78,20 @@ export default defineConfig(({ mode }) => {
       target: 'es2023',
       // The budget is checked by `npm run bench`; pages, libp2p and onnxruntime are lazy chunks.
       chunkSizeWarningLimit: 1024,
+      modulePreload: {
+        // Vite preloads a dynamic import's chunks by adding a <link
+        // rel=modulepreload> per chunk, which costs the main thread about a
+        // millisecond each. The services module is loaded after the first
+        // screen and imports its chunks directly (one level), so the browser
+        // fetches them in one round trip anyway: no links for it.
+        resolveDependencies: (filename, deps) => (/\/app-services-[\w-]+\.js$/.test(filename) ? [] : deps),
+      },
     },
     worker: { format: 'es' },
     define: { __ORT_VERSION__: JSON.stringify(ortVersion) },
     plugins: buildingApp
       ? [
+          renderBlockingEntry(),
           VitePWA({
             strategies: 'injectManifest',
             srcDir: '../sw',

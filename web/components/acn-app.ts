@@ -18,6 +18,7 @@ import {
 } from '../services/app-context.ts';
 import { probeDevice, type DeviceKind } from '../services/device-probe.ts';
 import { parseRoute, routePath, type Route } from '../services/routes.ts';
+import { yieldToMain } from '../services/yield-to-main.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
 import './acn-install-button.ts';
 import './acn-update-toast.ts';
@@ -301,6 +302,8 @@ export class AcnApp extends LitElement {
   private async startServices(): Promise<void> {
     try {
       const { startAppServices } = await import('../services/app-services.ts');
+      // Evaluating the services' modules is a task of its own; starting them is the next.
+      await yieldToMain();
       this.services = await startAppServices({
         location,
         history,
