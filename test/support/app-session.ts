@@ -12,9 +12,9 @@ import type { RelayProcess } from './relay-process.ts';
 const READY_TIMEOUT_MS = 45_000;
 
 /**
- * Opens `url` (default the relay's join URL) in a new page and waits until
- * the account is onboarded (the balance is read) and the app's service
- * worker controls the page.
+ * Opens `url` (default the relay's join URL) in a new page, creates the
+ * account on a new device, and waits until it is onboarded (the balance is
+ * read) and the app's service worker controls the page.
  */
 export async function openOnboardedApp(
   context: BrowserContext,
@@ -23,9 +23,21 @@ export async function openOnboardedApp(
 ): Promise<Page> {
   const page = await context.newPage();
   await page.goto(url);
+  await createAccountIfNew(page);
   await waitForBalance(page);
   await waitForServiceWorker(page);
   return page;
+}
+
+/**
+ * On a device's first open, presses "Create my account" (the proof-of-work
+ * and the grant wait for it); on a device already onboarded, does nothing.
+ */
+export async function createAccountIfNew(page: Page): Promise<void> {
+  const start = page.locator('[data-testid=onboarding-start]');
+  const home = page.locator('[data-testid=balance]');
+  await start.or(home).first().waitFor({ timeout: READY_TIMEOUT_MS });
+  if (await start.isVisible()) await start.click();
 }
 
 /** Waits until the home screen shows a balance read from the relay; returns it. */

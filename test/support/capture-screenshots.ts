@@ -19,6 +19,7 @@ try {
   // Narrow: a 360 px phone at 2x, on the home screen once the grant has arrived.
   await page.setViewportSize({ width: 360, height: 640 });
   await page.goto(relay.joinUrl);
+  await page.click('[data-testid=onboarding-start]', { timeout: 60_000 });
   await page.waitForSelector('[data-testid=balance]:not([data-value=""])', { timeout: 60_000 });
   await page.screenshot({ path: `${OUT}/narrow.png`, scale: 'device' });
   // Wide: a laptop window on the run screen.

@@ -1,8 +1,10 @@
 /**
  * First open: the account key exists (created on this device when the app
- * started); the device solves the relay's proof-of-work in a Web Worker, with
- * progress and Cancel, and receives the welcome grant. Someone who already
- * has an account restores it from a backup instead.
+ * started). "Create my account" has the device solve the relay's
+ * proof-of-work in a Web Worker, with progress and Cancel, and receive the
+ * welcome grant. It waits for that tap: the work costs battery, the grant is
+ * the network's to give once per person, and someone who already has an
+ * account restores it from a backup instead and needs neither.
  */
 import { consume } from '@lit/context';
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
@@ -54,16 +56,7 @@ export class PageOnboarding extends LitElement {
   @state() private failure: ErrorText | undefined;
 
   private controller: AbortController | undefined;
-  private started = false;
   private progressShownAt = 0;
-
-  override updated(): void {
-    // Start at once on first open: the user came here through the join link to use the network.
-    if (!this.started && this.services) {
-      this.started = true;
-      void this.start();
-    }
-  }
 
   override disconnectedCallback(): void {
     this.controller?.abort();
@@ -121,7 +114,9 @@ export class PageOnboarding extends LitElement {
             Your account is a key kept on this device:<br />
             <span class="mono">${this.status.account ? `${this.status.account.slice(0, 16)}…` : '…'}</span>
           </li>
-          <li>Your phone does a short computation (a proof of work) so the network knows you are not a bot.</li>
+          <li>
+            Your phone does a short computation (a proof of work, a few seconds) so the network knows you are not a bot.
+          </li>
           <li>You receive free tokens to run your first tasks.</li>
         </ol>
         <div class="action">
