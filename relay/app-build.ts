@@ -13,8 +13,17 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const APP_DIR = join(ROOT, 'dist', 'app');
 const STAMP = join(APP_DIR, '.sources-sha256');
-/** Everything the build reads. */
-const SOURCES = ['web', 'sw', 'shared', 'public', 'vite.config.ts', 'package-lock.json', 'tsconfig.json'];
+/** Everything the build reads (this file too: it sets how the build runs). */
+const SOURCES = [
+  'web',
+  'sw',
+  'shared',
+  'public',
+  'vite.config.ts',
+  'package-lock.json',
+  'tsconfig.json',
+  'relay/app-build.ts',
+];
 
 async function listFiles(path: string): Promise<string[]> {
   if (!existsSync(path)) return [];
@@ -48,7 +57,17 @@ export async function ensureAppBuilt(init: { onBuild?: () => void } = {}): Promi
   init.onBuild?.();
   // vite is loaded only when a build is needed: it is large and the relay rarely needs it.
   const { build } = await import('vite');
-  await build({ configFile: join(ROOT, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+  // A production build, whoever asks for it. Vite picks packages' development
+  // builds (Lit's dev mode) and vite-plugin-pwa Workbox's logging whenever
+  // NODE_ENV is set to anything else, and vitest sets it to "test".
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ configFile: join(ROOT, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   await writeFile(STAMP, wanted);
   return { built: true, ms: performance.now() - started };
 }

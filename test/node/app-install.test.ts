@@ -3,7 +3,10 @@
  * Chromium reports no installability errors (CDP), the manifest has every
  * field the issue lists, and the relay sends the right caching headers.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_DIR } from '../../relay/app-build.ts';
 import { ensureAppBuiltForTests } from '../support/build-app.ts';
 import { launchAppBrowser, waitForServiceWorker, type AppBrowser } from '../support/app-browser.ts';
 import { startRelayProcess, type RelayProcess } from '../support/relay-process.ts';
@@ -31,6 +34,18 @@ afterAll(async () => {
 });
 
 describe('installable PWA served by the relay', () => {
+  it('is a production build, although vitest (NODE_ENV=test) built it', async () => {
+    const scripts = (await readdir(join(APP_DIR, 'assets'))).filter((name) => name.endsWith('.js'));
+    expect(scripts.length).toBeGreaterThan(10);
+    const devMode: string[] = [];
+    for (const name of scripts) {
+      if ((await readFile(join(APP_DIR, 'assets', name), 'utf8')).includes('Lit is in dev mode')) devMode.push(name);
+    }
+    expect(devMode).toEqual([]);
+    // Workbox's development build logs every request with this console style.
+    expect(await readFile(join(APP_DIR, 'sw.js'), 'utf8')).not.toContain('%cworkbox');
+  });
+
   it('has no installability errors once the service worker controls the page', async () => {
     const page = await browser.context.newPage();
     await page.goto(relay.joinUrl);
