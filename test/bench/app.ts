@@ -11,6 +11,7 @@
  *    scores against the real relay, with Debian's Chromium.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,7 +152,12 @@ async function runLighthouse(url: string): Promise<LighthouseScores> {
       longTasks: longTasksOf(audits['long-tasks']?.details),
     };
   } finally {
-    chrome.kill('SIGKILL');
+    // Chromium writes to its profile until it has exited: remove the profile after.
+    if (chrome.exitCode === null && chrome.signalCode === null) {
+      const exited = once(chrome, 'exit');
+      chrome.kill('SIGKILL');
+      await exited;
+    }
     await rm(profile, { recursive: true, force: true });
   }
 }
