@@ -2,6 +2,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { playwright } from '@vitest/browser-playwright';
 import { VitePWA } from 'vite-plugin-pwa';
+import { defaultClientConditions } from 'vite';
 import { defineConfig, type Plugin } from 'vitest/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.ts';
 import { webManifest } from './web/manifest.ts';
@@ -72,6 +73,14 @@ export default defineConfig(({ mode }) => {
     // The app lives in web/ (index.html there), its static files in public/, and
     // the build goes to dist/app, which the relay serves.
     ...(buildingApp ? { root: 'web', publicDir: '../public' } : {}),
+    resolve: {
+      // The app's onnxruntime-web loads its wasm and that wasm's loader from the
+      // relay (`/ort/`, cached by the service worker): without this condition
+      // the bundle would embed the loader and copy a 28 MB wasm that nothing fetches.
+      conditions: buildingApp
+        ? ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions]
+        : defaultClientConditions,
+    },
     build: {
       outDir: '../dist/app',
       emptyOutDir: true,
