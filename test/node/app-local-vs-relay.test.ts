@@ -2,7 +2,9 @@
  * A shipped model run on the phone (onnxruntime-web in a Web Worker, the
  * model fetched from the relay and checked against its hash) gives the same
  * answer as the relay's own run of the same input, by the catalogue's
- * measure for the model (top-1 label for language identification).
+ * measure for the model (top-1 label for language identification). Once run,
+ * the model and onnxruntime (its wasm and that wasm's loader) come from the
+ * device: the same run works with the relay stopped and no network.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,14 @@ import { startRelayProcess, type RelayProcess } from '../support/relay-process.t
 let relay: RelayProcess;
 let browser: AppBrowser;
 let page: Page;
+
+const SENTENCES = [
+  'Der schnelle braune Fuchs springt über den faulen Hund.',
+  'La vida es sueño, y los sueños, sueños son.',
+  'The weather was lovely and we walked along the river all afternoon.',
+];
+/** The phone's labels for SENTENCES while online, for the offline runs. */
+let labelsOnline: string[] = [];
 
 beforeAll(async () => {
   await ensureAppBuiltForTests();
@@ -41,13 +51,8 @@ describe('local inference in the app', () => {
   it('labels sentences on the phone as the relay does', async () => {
     await navigateTo(page, '/run');
     await chooseModel(page, 'lande-t50');
-    const sentences = [
-      'Der schnelle braune Fuchs springt über den faulen Hund.',
-      'La vida es sueño, y los sueños, sueños son.',
-      'The weather was lovely and we walked along the river all afternoon.',
-    ];
     const labels: string[] = [];
-    for (const text of sentences) {
+    for (const text of SENTENCES) {
       await page.locator('[data-testid=run-text]').fill(text);
       await page.locator('[data-testid=run-price]:not([data-value=""])').waitFor();
       await page.locator('[data-testid=run-local]').click();
@@ -62,5 +67,23 @@ describe('local inference in the app', () => {
     }
     // Three languages, three labels: the comparison is not between two constant answers.
     expect(new Set(labels).size).toBe(3);
+    labelsOnline = labels;
   }, 240_000);
+
+  it('runs on the phone offline, from what the first runs left on the device', async () => {
+    expect(labelsOnline).toHaveLength(SENTENCES.length);
+    expect(await relay.stop()).toBe(0);
+    // Only the app's own caches count: the browser's HTTP cache may be evicted any time.
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send('Network.clearBrowserCache');
+    await browser.context.setOffline(true);
+    await page.reload();
+    await navigateTo(page, '/run');
+    await chooseModel(page, 'lande-t50');
+    for (const [i, text] of SENTENCES.entries()) {
+      await page.locator('[data-testid=run-text]').fill(text);
+      await page.locator('[data-testid=run-local]').click();
+      expect(await shownLabel(page, 'phone'), text).toBe(labelsOnline[i]);
+    }
+  }, 120_000);
 });
