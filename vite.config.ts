@@ -72,15 +72,17 @@ export default defineConfig(({ mode }) => {
   return {
     // The app lives in web/ (index.html there), its static files in public/, and
     // the build goes to dist/app, which the relay serves.
-    ...(buildingApp ? { root: 'web', publicDir: '../public' } : {}),
-    resolve: {
-      // The app's onnxruntime-web loads its wasm and that wasm's loader from the
-      // relay (`/ort/`, cached by the service worker): without this condition
-      // the bundle would embed the loader and copy a 28 MB wasm that nothing fetches.
-      conditions: buildingApp
-        ? ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions]
-        : defaultClientConditions,
-    },
+    ...(buildingApp
+      ? {
+          root: 'web',
+          publicDir: '../public',
+          // The app's onnxruntime-web loads its wasm and that wasm's loader from
+          // the relay (`/ort/`, cached by the service worker): without this
+          // condition the bundle would embed the loader and copy in a 28 MB
+          // wasm that nothing fetches.
+          resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
+        }
+      : {}),
     build: {
       outDir: '../dist/app',
       emptyOutDir: true,
