@@ -37,8 +37,9 @@ registerRoute(
   new CacheFirst({ cacheName: MODEL_CACHE, plugins: [completeOnly] }),
 );
 
-// onnxruntime-web's wasm (14 MB) and loader, kept per onnxruntime version:
-// a new version of the app that brings another onnxruntime drops the old cache.
+// onnxruntime-web's wasm (14 MB, or 28 MB for WebGPU) and its loader, kept per
+// onnxruntime version: a new version of the app that brings another onnxruntime
+// drops the old cache.
 const ORT_CACHE = `acn-ort-${__ORT_VERSION__}`;
 registerRoute(
   ({ url }) => url.pathname.startsWith('/ort/'),

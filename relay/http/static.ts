@@ -73,7 +73,7 @@ export function onnxRuntimeFiles(): Router {
   // The package's main file sits in its dist/ folder, beside the .wasm and .mjs files.
   const dist = dirname(require.resolve('onnxruntime-web'));
   return express.Router().use(
-    // The 14 MB wasm shrinks to about a quarter with gzip.
+    // The wasm files (14 and 28 MB) shrink to about a quarter with gzip.
     compression({ filter: () => true }),
     express.static(dist, {
       maxAge: '1d',

@@ -6,7 +6,7 @@
  * the model and onnxruntime (its wasm and that wasm's loader) come from the
  * device: the same run works with the relay stopped and no network.
  */
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAppBuiltForTests } from '../support/build-app.ts';
 import { launchAppBrowser, type AppBrowser } from '../support/app-browser.ts';
@@ -51,13 +51,21 @@ describe('local inference in the app', () => {
   it('labels sentences on the phone as the relay does', async () => {
     await navigateTo(page, '/run');
     await chooseModel(page, 'lande-t50');
+    const ortFiles = new Set<string>();
+    const onRequest = (request: Request) => {
+      const { pathname } = new URL(request.url());
+      if (pathname.startsWith('/ort/')) ortFiles.add(pathname);
+    };
+    browser.context.on('request', onRequest);
     const labels: string[] = [];
+    let backend = '';
     for (const text of SENTENCES) {
       await page.locator('[data-testid=run-text]').fill(text);
       await page.locator('[data-testid=run-price]:not([data-value=""])').waitFor();
       await page.locator('[data-testid=run-local]').click();
       const onPhone = await shownLabel(page, 'phone');
-      expect(await page.locator('[data-testid=run-backend]').textContent()).toMatch(/WASM|WebGPU/);
+      backend = (await page.locator('[data-testid=run-backend]').textContent()) ?? '';
+      expect(backend).toMatch(/WASM|WebGPU/);
 
       await runTextOnNetwork(page, text, 'done', 60_000);
       const onRelay = await shownLabel(page, 'network');
@@ -68,6 +76,14 @@ describe('local inference in the app', () => {
     // Three languages, three labels: the comparison is not between two constant answers.
     expect(new Set(labels).size).toBe(3);
     labelsOnline = labels;
+
+    // onnxruntime's WASM-only build (14 MB) unless WebGPU runs it (28 MB).
+    browser.context.off('request', onRequest);
+    const build = backend.includes('WebGPU') ? 'jsep.' : '';
+    expect([...ortFiles].sort()).toEqual([
+      `/ort/ort-wasm-simd-threaded.${build}mjs`,
+      `/ort/ort-wasm-simd-threaded.${build}wasm`,
+    ]);
   }, 240_000);
 
   it('runs on the phone offline, from what the first runs left on the device', async () => {

@@ -12,14 +12,13 @@
  */
 import type { Hash } from '../../shared/identity/ids.ts';
 import type { PipelineModels } from '../../shared/models/pipeline.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
 import type { ModelEntry } from '../../shared/models/catalogue.ts';
 import { InvalidModelError } from '../../shared/models/errors.ts';
 import { loadPipelineModels, releasePipelineModels } from '../../shared/models/load-models.ts';
 import { pipelineFor } from '../../shared/models/tasks/registry.ts';
 import type { Backend } from '../../shared/messages/receipt.ts';
 import { createModelStore } from '../models/model-store.ts';
-import { createOrtWebRuntime, ortWasmThreads } from './ort-web-runtime.ts';
+import { createOrtWebRuntime, type OrtWebRuntime } from './ort-web-runtime.ts';
 
 /** Page to worker: run `entry` on `input`. */
 export interface LocalRunRequest {
@@ -80,7 +79,7 @@ scope.onmessage = ({ data }) => {
   );
 };
 
-let runtime: Promise<InferenceRuntime> | undefined;
+let runtime: Promise<OrtWebRuntime> | undefined;
 /** The last model loaded, kept for the next task on it. */
 let loaded: { readonly id: Hash; readonly models: PipelineModels } | undefined;
 
@@ -112,12 +111,12 @@ async function run(request: LocalRunRequest): Promise<LocalRunMessage & { type: 
       backend: ort.backend,
       ms: 0,
       loadMs: started - loadStarted,
-      threads: ortWasmThreads(),
+      threads: ort.threads,
     };
   }
   const output = pipeline.encodeOutput(await pipeline.run(loaded.models, input.value));
   const ms = performance.now() - started;
-  return { type: 'result', output, backend: ort.backend, ms, loadMs: started - loadStarted, threads: ortWasmThreads() };
+  return { type: 'result', output, backend: ort.backend, ms, loadMs: started - loadStarted, threads: ort.threads };
 }
 
 /** Reads the entry's files through the model store, reporting download progress over all of them. */

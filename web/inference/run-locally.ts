@@ -5,7 +5,7 @@
  *
  * After a run the worker is kept idle for a while (`keepAliveMs`) with
  * onnxruntime initialised and the model loaded: the next task starts in
- * milliseconds instead of re-initialising onnxruntime's 14 MB wasm.
+ * milliseconds instead of re-initialising onnxruntime's wasm (14 MB).
  */
 import type { Hash } from '../../shared/identity/ids.ts';
 import type { ModelEntry } from '../../shared/models/catalogue.ts';
