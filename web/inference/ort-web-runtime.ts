@@ -3,9 +3,11 @@
  * an adapter and the caller allows it, else WASM (threads only when the page
  * is cross-origin isolated). Also runs in Node (WASM), for tests and benches.
  *
- * Each backend loads its own build of onnxruntime-web: the WASM-only build's
- * wasm is 14 MB (3.7 MB gzipped), the WebGPU build's 28 MB (6.7 MB gzipped),
- * so a phone without WebGPU downloads and compiles half as much.
+ * In a browser each backend loads its own build of onnxruntime-web: the
+ * WASM-only build's wasm is 14 MB (3.7 MB gzipped), the WebGPU build's 28 MB
+ * (6.7 MB gzipped), so a phone without WebGPU downloads and compiles half as
+ * much. Node takes the package's Node build (its `node` export) for both: the
+ * browser builds cannot start their thread workers there.
  */
 import type * as Ort from 'onnxruntime-web';
 import { createOrtRuntime } from '../../shared/models/ort-runtime.ts';
@@ -31,7 +33,9 @@ export interface OrtWebRuntime extends InferenceRuntime {
 
 export async function createOrtWebRuntime(init: OrtWebInit = {}): Promise<OrtWebRuntime> {
   const useWebGpu = init.webgpu === true && (await hasWebGpuAdapter());
-  const ort: typeof Ort = useWebGpu ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm');
+  const inNode =
+    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  const ort: typeof Ort = useWebGpu || inNode ? await import('onnxruntime-web') : await import('onnxruntime-web/wasm');
   if (init.wasmPaths !== undefined) ort.env.wasm.wasmPaths = init.wasmPaths;
   const numThreads = Math.max(1, init.numThreads ?? 1);
   ort.env.wasm.numThreads = numThreads;
