@@ -87,6 +87,37 @@ describe('model store', () => {
     expect(await store.partialBytes(hash)).toBe(0);
   });
 
+  it('says the relay is out of reach when the download cannot start, and keeps what arrived when it breaks off', async () => {
+    const unreachable = createModelStore({
+      baseUrl: 'http://127.0.0.1:9/models/',
+      dbName: 'test-model-downloads',
+      cacheName: 'test-model-store',
+    });
+    await expect(unreachable.fetch(hash)).rejects.toMatchObject({
+      name: 'ModelUnreachableError',
+      code: 'model-unreachable',
+    });
+
+    // The connection drops after the first 100 kB.
+    const broken = '1'.repeat(64) as Hash;
+    globalThis.fetch = ((orig) => (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (!url.endsWith(broken)) return orig(input, init);
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) controller.error(new TypeError('network error'));
+          else controller.enqueue(new Uint8Array(100_000));
+          sent = true;
+        },
+      });
+      return Promise.resolve(new Response(body, { headers: { 'Content-Length': '200000' } }));
+    })(globalThis.fetch);
+    await expect(store.fetch(broken)).rejects.toMatchObject({ name: 'ModelUnreachableError' });
+    expect(await store.partialBytes(broken)).toBe(100_000);
+    expect(await store.list()).toEqual([]);
+  });
+
   it('refuses bytes that do not match the hash and keeps nothing', async () => {
     const wrong = '0'.repeat(64) as Hash;
     globalThis.fetch = ((orig) => (input: RequestInfo | URL, init?: RequestInit) => {

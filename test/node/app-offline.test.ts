@@ -2,8 +2,9 @@
  * The app works offline after one visit: with the relay stopped and the
  * browser offline, every screen loads from the service worker's precache
  * (a full navigation to each address), the header says the relay is out of
- * reach, and a task can still be prepared from the last catalogue seen and
- * queued.
+ * reach, a task can still be prepared from the last catalogue seen and
+ * queued, and running on the phone a model it never downloaded says why it
+ * cannot.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,5 +86,15 @@ describe('the app offline', () => {
     const row = page.locator(`[data-testid=task-row][data-task-id="${taskId}"]`);
     expect(await row.getAttribute('data-source')).toBe('outbox');
     expect(await row.getAttribute('data-status')).toBe('queued');
+
+    // A model never run on this device cannot run on it offline, and the app says why.
+    await navigateTo(page, '/run');
+    await chooseModel(page, 'lande-t50');
+    await page.locator('[data-testid=run-text]').fill('Ceci est une phrase écrite sans réseau.');
+    await page.locator('[data-testid=run-local]').click();
+    const failed = page.locator('[data-testid=run-result][data-state=failed]');
+    await failed.waitFor();
+    expect(await failed.getAttribute('data-code')).toBe('model-unreachable');
+    expect(await failed.textContent()).toContain('could not be downloaded');
   }, 90_000);
 });

@@ -17,6 +17,15 @@ import { checkModelBytes } from '../../shared/models/runtime.ts';
 
 export const MODEL_CACHE = 'acn-models-v1';
 
+/**
+ * The model could not be downloaded: the device is offline or the relay is
+ * out of reach. What arrived before the failure is kept for a resume.
+ */
+export class ModelUnreachableError extends Error {
+  override readonly name = 'ModelUnreachableError';
+  readonly code = 'model-unreachable';
+}
+
 export interface ModelFetchProgress {
   readonly hash: Hash;
   /** Bytes on the device so far, including those of an earlier, interrupted attempt. */
@@ -105,7 +114,10 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
     let chunks = await storedChunks(hash);
     let loaded = chunks.reduce((n, c) => n + c.length, 0);
     const headers: Record<string, string> = loaded > 0 ? { Range: `bytes=${loaded}-` } : {};
-    const response = await fetch(urlOf(hash), { headers, ...(options.signal ? { signal: options.signal } : {}) });
+    const response = await overNetwork(
+      hash,
+      fetch(urlOf(hash), { headers, ...(options.signal ? { signal: options.signal } : {}) }),
+    );
     if (response.status === 200 && loaded > 0) {
       // The server does not do ranges and sent the whole file: start over.
       await clearPartial(hash);
@@ -133,7 +145,7 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
     const reader = response.body.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await overNetwork(hash, reader.read());
         if (done) break;
         pending.push(value);
         pendingBytes += value.length;
@@ -183,6 +195,20 @@ export function createModelStore(init: ModelStoreInit = {}): ModelStore {
       await (await database()).clear('chunks');
     },
   };
+}
+
+/**
+ * Awaits one network step of a download. The Fetch standard rejects with a
+ * TypeError on a network failure (an abort is a DOMException): that becomes
+ * a {@link ModelUnreachableError}.
+ */
+async function overNetwork<T>(hash: Hash, step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    throw new ModelUnreachableError(`downloading model ${hash} failed: ${error.message}`, { cause: error });
+  }
 }
 
 function totalOf(response: Response, offset: number): number | undefined {

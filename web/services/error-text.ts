@@ -54,6 +54,11 @@ const BY_CODE: Readonly<Record<string, { readonly message: string; readonly retr
     message: 'The relay no longer offers this model. Reload the model list and pick another.',
     retry: false,
   },
+  'model-unreachable': {
+    message:
+      'The model could not be downloaded to this device: the relay is out of reach. Check your connection and try again. Once downloaded, the model runs here offline too.',
+    retry: true,
+  },
   'invalid-model-input': { message: 'The model cannot use this input.', retry: false },
   'too-large': { message: 'The input is too large. Use a smaller picture or fewer rows.', retry: false },
   'rate-limited': { message: 'The relay is busy. Wait a minute, then try again.', retry: true },
