@@ -15,11 +15,15 @@ const FILE = 'ort-wasm-simd-threaded.wasm';
 let hash: Hash;
 let size: number;
 
+/** The URL a fetch() call asks for. */
+const requestUrl = (input: RequestInfo | URL): string =>
+  typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+
 // The store fetches `${baseUrl}${hash}`; map that URL back to the real file.
 const realFetch = globalThis.fetch.bind(globalThis);
 const requests: { url: string; range: string | null }[] = [];
 globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const url = requestUrl(input);
   if (hash && url.endsWith(`${BASE}${hash}`)) {
     requests.push({ url, range: new Headers(init?.headers).get('Range') });
     return realFetch(url.replace(hash, FILE), init);
@@ -101,7 +105,7 @@ describe('model store', () => {
     // The connection drops after the first 100 kB.
     const broken = '1'.repeat(64) as Hash;
     globalThis.fetch = ((orig) => (input: RequestInfo | URL, init?: RequestInit) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const url = requestUrl(input);
       if (!url.endsWith(broken)) return orig(input, init);
       let sent = false;
       const body = new ReadableStream<Uint8Array>({
@@ -121,7 +125,7 @@ describe('model store', () => {
   it('refuses bytes that do not match the hash and keeps nothing', async () => {
     const wrong = '0'.repeat(64) as Hash;
     globalThis.fetch = ((orig) => (input: RequestInfo | URL, init?: RequestInit) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const url = requestUrl(input);
       return url.endsWith(wrong) ? realFetch(url.replace(wrong, FILE), init) : orig(input, init);
     })(globalThis.fetch);
     await expect(store.fetch(wrong)).rejects.toMatchObject({ name: 'ModelHashMismatchError' });
