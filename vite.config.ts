@@ -4,8 +4,8 @@ import { playwright } from '@vitest/browser-playwright';
 import { VitePWA } from 'vite-plugin-pwa';
 import { defaultClientConditions } from 'vite';
 import { defineConfig, type Plugin } from 'vitest/config';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/support/chromium.ts';
-import { webManifest } from './web/manifest.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '#test/chromium.ts';
+import { webManifest } from '#web/manifest.ts';
 
 /**
  * `vite build` (and `vite` for development) builds the app; vitest (mode
@@ -65,8 +65,6 @@ function renderBlockingEntry(): Plugin {
   };
 }
 
-// Core tests (test/shared) run twice: in Node and in real headless Chromium,
-// because shared/ must behave the same in both.
 export default defineConfig(({ mode }) => {
   const buildingApp = isAppMode(mode);
   return {
@@ -165,20 +163,30 @@ export default defineConfig(({ mode }) => {
       globalSetup: ['test/support/build-models.ts'],
       // Model tests run real inference; the default 5 s is too short on 2 busy cores.
       testTimeout: 60_000,
+      // Three tiers. Unit tests (test/unit, mirroring the source tree) and the
+      // model tests (test/models: real inference) run in-process; the protocol
+      // core and client layer run twice, in Node and in headless Chromium,
+      // because they must behave the same in both. End-to-end tests (test/e2e)
+      // start the relay as a process or drive Chromium through playwright.
       projects: [
         {
           extends: true,
           test: {
-            name: 'node',
+            name: 'unit',
             environment: 'node',
-            include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/node/**/*.test.ts'],
+            include: [
+              'test/unit/shared/core/**/*.test.ts',
+              'test/unit/shared/client/**/*.test.ts',
+              'test/unit/relay/**/*.test.ts',
+              'test/models/**/*.test.ts',
+            ],
           },
         },
         {
           extends: true,
           test: {
-            name: 'chromium',
-            include: ['test/shared/**/*.test.ts', 'test/models/**/*.test.ts', 'test/browser/**/*.test.ts'],
+            name: 'unit-chromium',
+            include: ['test/unit/shared/**/*.test.ts', 'test/unit/web/**/*.test.ts', 'test/models/**/*.test.ts'],
             browser: {
               enabled: true,
               headless: true,
@@ -187,6 +195,10 @@ export default defineConfig(({ mode }) => {
               instances: [{ browser: 'chromium' }],
             },
           },
+        },
+        {
+          extends: true,
+          test: { name: 'e2e', environment: 'node', include: ['test/e2e/**/*.test.ts'] },
         },
       ],
     },

@@ -2,9 +2,9 @@
  * Background Sync: deliver the offline outbox from the service worker, then
  * tell the user (when they allowed notifications) once each result is ready.
  */
-import { AIComputeClient, isRetryable } from '../shared/sdk/index.ts';
-import { openAcnDb } from '../web/storage/db.ts';
-import { deliverAll, OUTBOX_SYNC_TAG } from '../web/outbox/outbox.ts';
+import { AIComputeClient, isRetryable } from '#client/sdk/index.ts';
+import { openAcnDb } from '#browser-storage/db.ts';
+import { deliverAll, OUTBOX_SYNC_TAG } from '#browser-storage/outbox/outbox.ts';
 
 declare const self: ServiceWorkerGlobalScope;
 

@@ -9,7 +9,7 @@ import type { WorkboxPlugin } from 'workbox-core/types.js';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { CacheFirst } from 'workbox-strategies';
-import { MODEL_CACHE } from '../web/models/model-store.ts';
+import { MODEL_CACHE } from '#browser-storage/model-store.ts';
 import { OUTBOX_SYNC_TAG, deliverOutbox } from './outbox-sync.ts';
 
 declare const self: ServiceWorkerGlobalScope;

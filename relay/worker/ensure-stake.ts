@@ -5,8 +5,8 @@
  * what is missing up to `stake`. Both go through the SDK, signed with the
  * worker's key, so they are ordinary ledger transactions anyone can audit.
  */
-import { solvePow } from '../../shared/pow/pow.ts';
-import type { AccountBalance, AIComputeClient } from '../../shared/sdk/index.ts';
+import { solvePow } from '#core/pow/pow.ts';
+import type { AccountBalance, AIComputeClient } from '#client/sdk/index.ts';
 import { StakeUnavailableError } from './errors.ts';
 
 export interface EnsureStakeOptions {

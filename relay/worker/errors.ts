@@ -2,7 +2,7 @@
  * Why the Node worker refused to start or refused a task. One class per
  * condition, told apart by `name` or `code`. They extend `Error` rather than
  * the core's `AcnError` because their codes belong to the worker, not to the
- * protocol's `ErrorCode` union (the same choice as relay/pool and
+ * protocol's `ErrorCode` union (the same choice as relay/node/pool and
  * relay/scheduler). A task refusal crosses the wire to the relay as
  * `{ error: { code, message } }`.
  */
@@ -37,4 +37,4 @@ export class WorkerBusyError extends Error {
  * signed with, or a model this worker does not offer. Every desktop worker
  * refuses with the same class; `code` is what the task's sender is told.
  */
-export { TaskRefusedError } from '../../shared/worker/errors.ts';
+export { TaskRefusedError } from '#client/worker-session/errors.ts';

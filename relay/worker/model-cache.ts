@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Hash } from '../../shared/identity/ids.ts';
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
-import { checkModelBytes } from '../../shared/models/runtime.ts';
+import type { Hash } from '#core/identity/ids.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import { checkModelBytes } from '#core/models/runtime.ts';
 
 const HASH_NAME = /^[0-9a-f]{64}$/;
 

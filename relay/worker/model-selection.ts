@@ -6,11 +6,11 @@
  * the worker's price per unit, and its files fit the storage share (taken in
  * catalogue order, so the cheapest to keep are not preferred over the first).
  */
-import type { ModelId } from '../../shared/identity/ids.ts';
-import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
-import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import { MAX_ADVERT_MODELS } from '../../shared/messages/worker-advert.ts';
-import type { PresetName } from '../../shared/resources/allocation.ts';
+import type { ModelId } from '#core/identity/ids.ts';
+import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
+import { MAX_ADVERT_MODELS } from '#core/messages/worker-advert.ts';
+import type { PresetName } from '#core/resources/allocation.ts';
 import { modelFiles } from './model-cache.ts';
 
 /** `all`, or model ids, id prefixes (8 hex characters or more) or names. */

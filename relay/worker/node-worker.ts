@@ -25,17 +25,17 @@ import { TypedEventEmitter, type PeerId, type PrivateKey } from '@libp2p/interfa
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import envPaths from 'env-paths';
-import { encodeEnvelope, signEnvelope } from '../../shared/envelope/envelope.ts';
-import type { AccountId, Hash, ModelId } from '../../shared/identity/ids.ts';
-import type { Signer } from '../../shared/identity/signer.ts';
-import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
-import { DEFAULT_LEDGER_PARAMS } from '../../shared/ledger/genesis.ts';
-import { MAX_ADVERT_ADDRS, type WorkerAdvertPayload } from '../../shared/messages/worker-advert.ts';
-import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
-import { limitsFor, type DeviceTotals, type ResourceLimits } from '../../shared/resources/allocation.ts';
-import { AIComputeClient } from '../../shared/sdk/index.ts';
-import { createNodeVerifier } from '../crypto/node-verifier.ts';
-import { createInferencePool, type InferencePool } from '../pool/inference-pool.ts';
+import { encodeEnvelope, signEnvelope } from '#core/envelope/envelope.ts';
+import type { AccountId, Hash, ModelId } from '#core/identity/ids.ts';
+import type { Signer } from '#core/identity/signer.ts';
+import type { Ed25519Verifier } from '#core/identity/verifier.ts';
+import { DEFAULT_LEDGER_PARAMS } from '#core/ledger/genesis.ts';
+import { MAX_ADVERT_ADDRS, type WorkerAdvertPayload } from '#core/messages/worker-advert.ts';
+import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
+import { limitsFor, type DeviceTotals, type ResourceLimits } from '#core/resources/allocation.ts';
+import { AIComputeClient } from '#client/sdk/index.ts';
+import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
+import { createInferencePool, type InferencePool } from '#node/pool/inference-pool.ts';
 import {
   ADVERT_PROTOCOL,
   MAX_ADVERT_MESSAGE_BYTES,
@@ -43,7 +43,7 @@ import {
   messageChannel,
   parseAdvertAnswer,
   type WireError,
-} from '../scheduler/protocol.ts';
+} from '#client/p2p/task-protocol.ts';
 import { ensureStake } from './ensure-stake.ts';
 import { RelayIdentityError } from './errors.ts';
 import { createModelCache, modelFiles, type ModelCache } from './model-cache.ts';

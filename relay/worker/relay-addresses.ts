@@ -8,8 +8,8 @@
 import { isIP } from 'node:net';
 import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import * as v from 'valibot';
-import { accountId } from '../../shared/messages/fields.ts';
-import type { AccountId } from '../../shared/identity/ids.ts';
+import { accountId } from '#core/messages/fields.ts';
+import type { AccountId } from '#core/identity/ids.ts';
 
 export const bootstrapSchema = v.object({
   peerId: accountId,

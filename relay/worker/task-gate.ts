@@ -1,6 +1,6 @@
 /**
  * Admission of tasks into the Node worker: the slots every desktop worker
- * uses (shared/worker/task-slots.ts), refusing a task that waited too long
+ * uses (shared/client/worker-session/task-slots.ts), refusing a task that waited too long
  * with {@link WorkerBusyError} (`worker-busy`), the Node worker's wire code
  * for it, so the relay can run it elsewhere at once rather than time out.
  */
@@ -10,7 +10,7 @@ import {
   type TaskSlots,
   type TaskSlotsInit,
   type TaskSlotsStats,
-} from '../../shared/worker/task-slots.ts';
+} from '#client/worker-session/task-slots.ts';
 import { WorkerBusyError } from './errors.ts';
 
 export type TaskGateLimits = TaskSlotLimits;

@@ -1,16 +1,16 @@
 /**
  * What the Node worker does with one task sent on `/acn/task/1.0.0`: the
  * checks, the direct-path assignment rules, the receipt and the answer are
- * every desktop worker's (shared/worker/task-answerer.ts); this adds the
+ * every desktop worker's (shared/client/worker-session/task-answerer.ts); this adds the
  * Node worker's own part: a model it offers, run on the onnxruntime-node
  * inference pool, which hashes the output off the main thread.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import type { AccountId, ModelId } from '../../shared/identity/ids.ts';
-import type { Signer } from '../../shared/identity/signer.ts';
-import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
-import { createTaskAnswerer, type TaskEvent } from '../../shared/worker/task-answerer.ts';
-import type { InferencePool } from '../pool/inference-pool.ts';
+import type { AccountId, ModelId } from '#core/identity/ids.ts';
+import type { Signer } from '#core/identity/signer.ts';
+import type { Ed25519Verifier } from '#core/identity/verifier.ts';
+import { createTaskAnswerer, type TaskEvent } from '#client/worker-session/task-answerer.ts';
+import type { InferencePool } from '#node/pool/inference-pool.ts';
 import { TaskRefusedError } from './errors.ts';
 import type { TaskGate } from './task-gate.ts';
 

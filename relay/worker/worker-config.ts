@@ -10,10 +10,10 @@
  */
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseAccountId, type AccountId } from '../../shared/identity/ids.ts';
-import { DEFAULT_LEDGER_PARAMS } from '../../shared/ledger/genesis.ts';
-import { PRESET_NAMES } from '../../shared/resources/allocation.ts';
-import { unwrap } from '../../shared/result.ts';
+import { parseAccountId, type AccountId } from '#core/identity/ids.ts';
+import { DEFAULT_LEDGER_PARAMS } from '#core/ledger/genesis.ts';
+import { PRESET_NAMES } from '#core/resources/allocation.ts';
+import { unwrap } from '#core/result.ts';
 import { DEFAULT_WORKER_DATA_DIR, DEFAULT_WORKER_SETTINGS } from './node-worker.ts';
 import { applySettingsPatch, readSettingsFile, type SettingsPatch, type WorkerSettings } from './worker-settings.ts';
 

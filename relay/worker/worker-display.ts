@@ -5,7 +5,7 @@
  * only, `<time> <event> key=value …`, one per event, easy to grep.
  */
 import type { Writable } from 'node:stream';
-import type { ResourceLimits } from '../../shared/resources/allocation.ts';
+import type { ResourceLimits } from '#core/resources/allocation.ts';
 import type { AdvertOutcome, NodeWorkerStatus } from './node-worker.ts';
 import type { TaskEvent } from './task-runner.ts';
 import type { WorkerSettings } from './worker-settings.ts';

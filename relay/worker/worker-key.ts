@@ -7,10 +7,10 @@
  */
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
-import type { AccountId } from '../../shared/identity/ids.ts';
-import type { Signer } from '../../shared/identity/signer.ts';
-import { createNodeSigner } from '../crypto/node-signer.ts';
-import { loadOrCreateKeyFile } from '../identity/key-file.ts';
+import type { AccountId } from '#core/identity/ids.ts';
+import type { Signer } from '#core/identity/signer.ts';
+import { createNodeSigner } from '#node/crypto/node-signer.ts';
+import { loadOrCreateKeyFile } from '#node/key-file.ts';
 
 export interface WorkerKey {
   /** Signs adverts, receipts and ledger transactions (node:crypto). */

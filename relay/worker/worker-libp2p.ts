@@ -26,7 +26,7 @@ import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
 import { CODE_P2P, CODE_P2P_CIRCUIT, CODE_WEBRTC, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import { silentLogger } from '../p2p/silent-logger.ts';
+import { silentLogger } from '#node/silent-logger.ts';
 
 export interface WorkerLibp2pInit {
   readonly privateKey: PrivateKey;

@@ -17,8 +17,8 @@ import {
   type PresetName,
   type ResourceAllocation,
   type Shares,
-} from '../../shared/resources/allocation.ts';
-import { err, ok, type Result } from '../../shared/result.ts';
+} from '#core/resources/allocation.ts';
+import { err, ok, type Result } from '#core/result.ts';
 import { InvalidSettingsError } from './errors.ts';
 import type { ModelWish } from './model-selection.ts';
 

@@ -17,10 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import lighthouse from 'lighthouse';
-import { ensureAppBuilt } from '../../relay/app-build.ts';
-import { launchAppBrowser, waitForServiceWorker } from '../support/app-browser.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.ts';
-import { startRelayProcess } from '../support/relay-process.ts';
+import { ensureAppBuilt } from '#server/app-build.ts';
+import { launchAppBrowser, waitForServiceWorker } from '#test/app-browser.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '#test/chromium.ts';
+import { startRelayProcess } from '#test/relay-process.ts';
 
 type Log = (line: string) => void;
 

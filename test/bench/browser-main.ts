@@ -1,5 +1,5 @@
 /** The browser half of `npm run bench`: core benchmarks with WebCrypto as the native Ed25519. */
-import { createNobleSigner, nobleVerifier, toBase64Url } from '../../shared/index.ts';
+import { createNobleSigner, nobleVerifier, toBase64Url } from '#core/index.ts';
 import { runCoreBench } from './core.ts';
 
 declare global {

@@ -22,7 +22,7 @@ import {
   type VerifiedTx,
   solvePow,
   type Hash,
-} from '../../shared/index.ts';
+} from '#core/index.ts';
 import { measure, measureSync, type Measurement } from './measure.ts';
 
 export interface NativeEd25519 {

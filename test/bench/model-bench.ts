@@ -3,11 +3,11 @@
  * on a fixed, representative input, through its whole pipeline (pre-processing,
  * inference, post-processing), timed for a while after a warm-up.
  */
-import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
-import { loadPipelineModels, releasePipelineModels, type ReadModelFile } from '../../shared/models/load-models.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
-import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import { encodeCanonical } from '../../shared/encoding/canonical.ts';
+import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
+import { loadPipelineModels, releasePipelineModels, type ReadModelFile } from '#core/models/load-models.ts';
+import type { InferenceRuntime } from '#core/models/runtime.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
 import { measure } from './measure.ts';
 
 export interface ModelBenchRow {

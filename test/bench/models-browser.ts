@@ -1,6 +1,6 @@
 /** The browser half of the model benchmarks: onnxruntime-web (WASM) with `?threads=N`. */
-import { decodeCatalogue } from '../../shared/models/catalogue.ts';
-import { createOrtWebRuntime } from '../../web/inference/ort-web-runtime.ts';
+import { decodeCatalogue } from '#core/models/catalogue.ts';
+import { createOrtWebRuntime } from '#web/inference/ort-web-runtime.ts';
 import { benchModels } from './model-bench.ts';
 
 declare global {

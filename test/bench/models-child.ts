@@ -4,18 +4,18 @@
  * Prints the rows as JSON on stdout.
  */
 import { readFile } from 'node:fs/promises';
-import { decodeCatalogue } from '../../shared/models/catalogue.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
+import { decodeCatalogue } from '#core/models/catalogue.ts';
+import type { InferenceRuntime } from '#core/models/runtime.ts';
 import { benchModels } from './model-bench.ts';
 
 const [kind = 'node', threadsText = '1', dir = 'dist/models'] = process.argv.slice(2);
 const threads = Number(threadsText);
 let runtime: InferenceRuntime;
 if (kind === 'node') {
-  const { createOrtNodeRuntime } = await import('../../relay/inference/ort-node-runtime.ts');
+  const { createOrtNodeRuntime } = await import('#node/inference/ort-node-runtime.ts');
   runtime = createOrtNodeRuntime({ threads });
 } else {
-  const { createOrtWebRuntime } = await import('../../web/inference/ort-web-runtime.ts');
+  const { createOrtWebRuntime } = await import('#web/inference/ort-web-runtime.ts');
   runtime = await createOrtWebRuntime({ numThreads: threads });
 }
 const catalogue = decodeCatalogue(JSON.parse(await readFile(`${dir}/catalogue.json`, 'utf8')));

@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createRelayNode } from '../../relay/p2p/relay-node.ts';
-import { createStockClient, waitFor, type StockClient } from '../support/p2p-clients.ts';
+import { createRelayNode } from '#server/p2p/relay-node.ts';
+import { createStockClient, waitFor, type StockClient } from '#test/p2p-clients.ts';
 
 const MAX_PEERS = 5000;
 const MAX_IDLE_S = 120;

@@ -16,9 +16,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import express from 'express';
-import { createNodeVerifier } from '../../relay/crypto/node-verifier.ts';
-import { fromBase64Url } from '../../shared/encoding/bytes.ts';
-import { decodeEnvelope, signingBytes } from '../../shared/envelope/envelope.ts';
+import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
+import { fromBase64Url } from '#core/encoding/bytes.ts';
+import { decodeEnvelope, signingBytes } from '#core/envelope/envelope.ts';
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: node test/bench/relay-ceiling.ts <dir>');

@@ -1,7 +1,7 @@
 /**
  * The relay's throughput and idle cost, for `npm run bench`:
  *
- * 1. Durable signed submissions over HTTP: the real relay (`node relay/cli.ts`)
+ * 1. Durable signed submissions over HTTP: the real relay (`node relay/server/cli.ts`)
  *    in its own process on 127.0.0.1, signed transfers posted to
  *    `/api/ledger/tx`, each acknowledged (201) only after its group-committed
  *    SQLite append. First as fast as 50 in-flight requests go (50 lanes, each
@@ -27,19 +27,19 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { createNodeSigner } from '../../relay/crypto/node-signer.ts';
-import { createNodeVerifier } from '../../relay/crypto/node-verifier.ts';
-import { createVerifierThread } from '../../relay/crypto/verifier-thread.ts';
-import { createLedgerService, type LedgerServiceInit } from '../../relay/ledger/ledger-service.ts';
-import { createSqliteLedgerStore } from '../../relay/ledger/sqlite-store.ts';
-import { createSqliteThreadStore } from '../../relay/ledger/sqlite-thread-store.ts';
-import { toBase64Url } from '../../shared/encoding/bytes.ts';
-import type { AccountId } from '../../shared/identity/ids.ts';
-import type { Signer } from '../../shared/identity/signer.ts';
-import { signTransaction } from '../../shared/ledger/transaction.ts';
-import { solvePow } from '../../shared/pow/pow.ts';
-import { startRelayProcess } from '../support/relay-process.ts';
-import { TEST_PARAMS } from '../support/network.ts';
+import { createNodeSigner } from '#node/crypto/node-signer.ts';
+import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
+import { createVerifierThread } from '#node/crypto/verifier-thread.ts';
+import { createLedgerService, type LedgerServiceInit } from '#server/ledger/ledger-service.ts';
+import { createSqliteLedgerStore } from '#server/ledger/sqlite-store.ts';
+import { createSqliteThreadStore } from '#server/ledger/sqlite-thread-store.ts';
+import { toBase64Url } from '#core/encoding/bytes.ts';
+import type { AccountId } from '#core/identity/ids.ts';
+import type { Signer } from '#core/identity/signer.ts';
+import { signTransaction } from '#core/ledger/transaction.ts';
+import { solvePow } from '#core/pow/pow.ts';
+import { startRelayProcess } from '#test/relay-process.ts';
+import { TEST_PARAMS } from '#test/network.ts';
 
 type Log = (line: string) => void;
 

@@ -6,7 +6,7 @@
  * first byte echoed back on a new stream (what a task's first byte costs on a
  * new connection), then 20 warm round trips of 32 bytes on that stream.
  */
-import { openWebrtcPair, summarizeDials } from '../support/webrtc-page/webrtc-pair.ts';
+import { openWebrtcPair, summarizeDials } from '#test/webrtc-page/webrtc-pair.ts';
 
 type Log = (line: string) => void;
 

@@ -9,13 +9,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccountId } from '../../shared/identity/ids.ts';
-import { generateNobleSigner } from '../../shared/identity/signer.ts';
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
-import { solvePow } from '../../shared/pow/pow.ts';
-import { AIComputeClient } from '../../shared/sdk/index.ts';
-import { startRelayProcess, type RelayProcess } from '../support/relay-process.ts';
-import { startWorkerProcess } from '../support/worker-process.ts';
+import type { AccountId } from '#core/identity/ids.ts';
+import { generateNobleSigner } from '#core/identity/signer.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import { solvePow } from '#core/pow/pow.ts';
+import { AIComputeClient } from '#client/sdk/index.ts';
+import { startRelayProcess, type RelayProcess } from '#test/relay-process.ts';
+import { startWorkerProcess } from '#test/worker-process.ts';
 
 /** Tasks per phase, and how many are in flight at once. */
 const TASKS = 300;

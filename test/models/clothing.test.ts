@@ -6,12 +6,12 @@
  * (Debian's files) and must reach the accuracy the catalogue records.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fromBase64Url } from '../../shared/encoding/bytes.ts';
-import { encodeCanonical } from '../../shared/encoding/canonical.ts';
-import type { ModelEntry, Tolerance } from '../../shared/models/catalogue.ts';
-import type { PipelineModels } from '../../shared/models/pipeline.ts';
-import type { InferenceRuntime, ModelSession } from '../../shared/models/runtime.ts';
-import { float32Tensor } from '../../shared/models/tensor.ts';
+import { fromBase64Url } from '#core/encoding/bytes.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
+import type { ModelEntry, Tolerance } from '#core/models/catalogue.ts';
+import type { PipelineModels } from '#core/models/pipeline.ts';
+import type { InferenceRuntime, ModelSession } from '#core/models/runtime.ts';
+import { float32Tensor } from '#core/models/tensor.ts';
 import {
   classifyLogits,
   CLOTHING_INPUT,
@@ -23,8 +23,8 @@ import {
   prepareClothing,
   type ClassifyImage,
   type ClothingResult,
-} from '../../shared/models/tasks/image-classification/index.ts';
-import { inBrowser, loadCatalogue, modelFile, platformRuntimes } from '../support/models.ts';
+} from '#core/pipelines/image-classification/index.ts';
+import { inBrowser, loadCatalogue, modelFile, platformRuntimes } from '#test/models.ts';
 import fixtures from './fixtures/clothing.json';
 
 const pipeline = clothingPipeline;

@@ -9,12 +9,12 @@
  * InvalidModelInputError.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeCanonical } from '../../shared/encoding/canonical.ts';
-import type { ModelEntry, ModelKind } from '../../shared/models/catalogue.ts';
-import { InvalidModelInputError } from '../../shared/models/errors.ts';
-import type { ModelPipeline, PipelineModels } from '../../shared/models/pipeline.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
-import { float32Tensor } from '../../shared/models/tensor.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
+import type { ModelEntry, ModelKind } from '#core/models/catalogue.ts';
+import { InvalidModelInputError } from '#core/models/errors.ts';
+import type { ModelPipeline, PipelineModels } from '#core/models/pipeline.ts';
+import type { InferenceRuntime } from '#core/models/runtime.ts';
+import { float32Tensor } from '#core/models/tensor.ts';
 import {
   DATA_MAX_COLUMNS,
   DATA_MAX_ROWS,
@@ -29,8 +29,8 @@ import {
   type KMeansResult,
   type LinearRegressionResult,
   type PcaResult,
-} from '../../shared/models/tasks/data/index.ts';
-import { modelFile, modelOfKind, platformRuntimes } from '../support/models.ts';
+} from '#core/pipelines/data/index.ts';
+import { modelFile, modelOfKind, platformRuntimes } from '#test/models.ts';
 import fixtures from './fixtures/data-jobs.json';
 
 interface Fixture<O> {
@@ -117,7 +117,7 @@ describe('data job catalogue entries', () => {
       expect(entry.kind).toBe(job);
       expect(entry.sizeClass).toBe('phone');
       expect(entry.price).toEqual({ perUnit: 1, unit: '100 rows' });
-      expect(entry.license).toEqual({ spdx: 'MIT', source: 'built by relay/models/build/data-jobs.ts' });
+      expect(entry.license).toEqual({ spdx: 'MIT', source: 'built by relay/node/models/builders/data-jobs.ts' });
       expect(entry.pre).toBe(pipelines[job].name);
       expect(entry.post).toBe(pipelines[job].name);
     }

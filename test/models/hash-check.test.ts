@@ -1,11 +1,11 @@
 /** Every runner refuses model bytes that do not match their content address. */
 import { describe, expect, it } from 'vitest';
-import type { Hash } from '../../shared/identity/ids.ts';
-import { loadCatalogue, modelFile, platformRuntimes } from '../support/models.ts';
+import type { Hash } from '#core/identity/ids.ts';
+import { loadCatalogue, modelFile, platformRuntimes } from '#test/models.ts';
 
 describe('content-addressed model loading', () => {
   it('every shipped file is stored under the SHA-256 of its bytes and loads in every runtime', async () => {
-    const { sha256Hex } = await import('../../shared/encoding/bytes.ts');
+    const { sha256Hex } = await import('#core/encoding/bytes.ts');
     const catalogue = await loadCatalogue();
     expect(catalogue.models.length).toBeGreaterThan(0);
     const smallest = [...catalogue.models].sort((a, b) => a.bytes - b.bytes)[0];

@@ -7,11 +7,11 @@
  * itself.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeCanonical } from '../../shared/encoding/canonical.ts';
-import type { ModelEntry, Tolerance } from '../../shared/models/catalogue.ts';
-import type { PipelineModels } from '../../shared/models/pipeline.ts';
-import type { InferenceRuntime, ModelSession } from '../../shared/models/runtime.ts';
-import { float32Tensor } from '../../shared/models/tensor.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
+import type { ModelEntry, Tolerance } from '#core/models/catalogue.ts';
+import type { PipelineModels } from '#core/models/pipeline.ts';
+import type { InferenceRuntime, ModelSession } from '#core/models/runtime.ts';
+import { float32Tensor } from '#core/models/tensor.ts';
 import {
   LANGUAGE_ID_FEATURES,
   LANGUAGE_ID_INPUT,
@@ -22,8 +22,8 @@ import {
   languageIdPipeline,
   type LanguageIdResult,
   rankLanguages,
-} from '../../shared/models/tasks/language-id/index.ts';
-import { inBrowser, modelFile, modelOfKind, platformRuntimes } from '../support/models.ts';
+} from '#core/pipelines/language-id/index.ts';
+import { inBrowser, modelFile, modelOfKind, platformRuntimes } from '#test/models.ts';
 import fixture from './fixtures/language-id.json';
 
 const pipeline = languageIdPipeline;

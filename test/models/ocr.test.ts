@@ -6,11 +6,11 @@
  * a canvas. Input and output decoding refuse malformed bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCanonical } from '../../shared/encoding/canonical.ts';
-import { fromBase64Url } from '../../shared/encoding/bytes.ts';
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
-import type { PipelineModels } from '../../shared/models/pipeline.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
+import { fromBase64Url } from '#core/encoding/bytes.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import type { PipelineModels } from '#core/models/pipeline.ts';
+import type { InferenceRuntime } from '#core/models/runtime.ts';
 import {
   ctcDecode,
   MAX_IMAGE_SIDE,
@@ -20,8 +20,8 @@ import {
   readingOrder,
   type OcrResult,
   type RasterImage,
-} from '../../shared/models/tasks/ocr/index.ts';
-import { inBrowser, modelFile, modelOfKind, platformRuntimes } from '../support/models.ts';
+} from '#core/pipelines/ocr/index.ts';
+import { inBrowser, modelFile, modelOfKind, platformRuntimes } from '#test/models.ts';
 import fixture from './fixtures/ocr.json';
 
 const pipeline = ocrPipeline;

@@ -5,7 +5,7 @@
  * building at the same time.
  */
 import { mkdir, rmdir, stat } from 'node:fs/promises';
-import { ensureAppBuilt } from '../../relay/app-build.ts';
+import { ensureAppBuilt } from '#server/app-build.ts';
 
 const LOCK = 'dist/.app-build.lock';
 /** A lock older than this was left by a killed run. */

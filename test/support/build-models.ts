@@ -1,5 +1,5 @@
 /** vitest global setup: dist/models holds the shipped models built from the current sources. */
-import { ensureModelsBuilt } from '../../relay/models/build.ts';
+import { ensureModelsBuilt } from '#node/models/build-models.ts';
 
 export default async function setup(): Promise<void> {
   await ensureModelsBuilt();

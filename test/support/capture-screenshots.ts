@@ -4,7 +4,7 @@
  * public/screenshots/. Run it after a visible change to the home or run screen.
  */
 import { mkdir } from 'node:fs/promises';
-import { ensureAppBuilt } from '../../relay/app-build.ts';
+import { ensureAppBuilt } from '#server/app-build.ts';
 import { launchAppBrowser } from './app-browser.ts';
 import { startRelayProcess } from './relay-process.ts';
 

@@ -1,14 +1,14 @@
 /**
- * Run by test/node/ledger-crash.test.ts as a child process, to be killed with
+ * Run by test/unit/relay/server/ledger/ledger-crash.test.ts as a child process, to be killed with
  * SIGKILL mid-burst: opens the SQLite ledger at argv[2], onboards a few
  * accounts, then submits transfers in a tight loop forever. Each line on
  * stdout is written only after the service acknowledged the transaction:
  * `grant <id>`, then `ready`, then `ack <id>` (or `refused <name>`).
  */
-import { createNodeVerifier } from '../../relay/crypto/node-verifier.ts';
-import { createLedgerService } from '../../relay/ledger/ledger-service.ts';
-import { createSqliteLedgerStore } from '../../relay/ledger/sqlite-store.ts';
-import { signTransaction, solvePow } from '../../shared/index.ts';
+import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
+import { createLedgerService } from '#server/ledger/ledger-service.ts';
+import { createSqliteLedgerStore } from '#server/ledger/sqlite-store.ts';
+import { signTransaction, solvePow } from '#core/index.ts';
 import { fastSigner } from './ledger-fast-signer.ts';
 import { signerFor, TEST_PARAMS } from './network.ts';
 

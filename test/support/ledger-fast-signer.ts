@@ -4,7 +4,7 @@
  * transactions. Kept free of vitest so child processes can use it.
  */
 import { createPrivateKey, sign } from 'node:crypto';
-import type { Signer } from '../../shared/identity/signer.ts';
+import type { Signer } from '#core/identity/signer.ts';
 
 // PKCS#8 DER header of an Ed25519 private key (RFC 8410); the 32-byte seed follows.
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');

@@ -16,16 +16,16 @@ import {
   type Result,
   type Signer,
   type TxId,
-} from '../../shared/index.ts';
-import type { LedgerService, SubmitError, Submitted } from '../../relay/ledger/ledger-service.ts';
-import { nextChainHash } from '../../relay/ledger/hash-chain.ts';
+} from '#core/index.ts';
+import type { LedgerService, SubmitError, Submitted } from '#server/ledger/ledger-service.ts';
+import { nextChainHash } from '#server/ledger/hash-chain.ts';
 import {
   MAX_PAGE,
   type AccountRow,
   type LedgerStore,
   type TxBatch,
   type TxRecord,
-} from '../../relay/ledger/ledger-store.ts';
+} from '#server/ledger/ledger-store.ts';
 import { hex, signerFor, type TestNetwork } from './network.ts';
 
 export function sha256Of(text: string): Hash {

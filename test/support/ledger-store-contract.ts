@@ -4,8 +4,8 @@
  * `runStorageAdapterTests`).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_PAGE, type LedgerStore, type TxRecord } from '../../relay/ledger/ledger-store.ts';
-import type { TxId } from '../../shared/index.ts';
+import { MAX_PAGE, type LedgerStore, type TxRecord } from '#server/ledger/ledger-store.ts';
+import type { TxId } from '#core/index.ts';
 import { ACCOUNTS, accountRow, dumpStore, fakeBlockId, fakeBytes, fakeTxs } from './ledger-fixtures.ts';
 import { hex } from './network.ts';
 

@@ -6,10 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNodeVerifier } from '../../relay/crypto/node-verifier.ts';
-import { createLedgerService, type LedgerServiceInit } from '../../relay/ledger/ledger-service.ts';
-import { createSqliteLedgerStore } from '../../relay/ledger/sqlite-store.ts';
-import { signTransaction, solvePow, type Signer } from '../../shared/index.ts';
+import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
+import { createLedgerService, type LedgerServiceInit } from '#server/ledger/ledger-service.ts';
+import { createSqliteLedgerStore } from '#server/ledger/sqlite-store.ts';
+import { signTransaction, solvePow, type Signer } from '#core/index.ts';
 import { fastSigner } from './ledger-fast-signer.ts';
 import { signerFor, TEST_PARAMS } from './network.ts';
 

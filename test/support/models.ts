@@ -3,9 +3,9 @@
  * files by hash (from dist/models, built by the global setup), and the
  * runtimes of the platform the test runs on.
  */
-import { decodeCatalogue, type Catalogue, type ModelEntry } from '../../shared/models/catalogue.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
-import type { ModelKind } from '../../shared/models/catalogue.ts';
+import { decodeCatalogue, type Catalogue, type ModelEntry } from '#core/models/catalogue.ts';
+import type { InferenceRuntime } from '#core/models/runtime.ts';
+import type { ModelKind } from '#core/models/catalogue.ts';
 
 export const inBrowser = typeof window !== 'undefined';
 
@@ -46,11 +46,11 @@ export function modelFile(hash: string): Promise<Uint8Array> {
  * onnxruntime-web (WASM); in Chromium, onnxruntime-web (WASM).
  */
 export async function platformRuntimes(): Promise<InferenceRuntime[]> {
-  const { createOrtWebRuntime } = await import('../../web/inference/ort-web-runtime.ts');
+  const { createOrtWebRuntime } = await import('#web/inference/ort-web-runtime.ts');
   if (inBrowser) return [await createOrtWebRuntime({ wasmPaths: '/node_modules/onnxruntime-web/dist/' })];
-  const nodeRuntime = '../../relay/inference/ort-node-runtime.ts';
+  const nodeRuntime = '../../relay/node/inference/ort-node-runtime.ts';
   const { createOrtNodeRuntime } = (await import(
     /* @vite-ignore */ nodeRuntime
-  )) as typeof import('../../relay/inference/ort-node-runtime.ts');
+  )) as typeof import('#node/inference/ort-node-runtime.ts');
   return [createOrtNodeRuntime(), await createOrtWebRuntime()];
 }

@@ -29,7 +29,7 @@ import {
   createLedgerState,
   messageId,
   decodeEnvelope,
-} from '../../shared/index.ts';
+} from '#core/index.ts';
 
 export const TEST_PARAMS: LedgerParams = { feeBps: 500, grantAmount: 1000, minPowDifficulty: 4, minWorkerStake: 100 };
 export const TEST_MODEL = sha256Hex(new TextEncoder().encode('test model')) as ModelId;

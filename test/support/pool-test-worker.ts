@@ -7,8 +7,8 @@
  * Everything else, and everything the pool does, is the production code.
  */
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
-import type { PoolWorkerSetup, ToWorker } from '../../relay/pool/pool-messages.ts';
-import { servePoolWorker, type PoolWorkerPort } from '../../relay/pool/serve-pool-worker.ts';
+import type { PoolWorkerSetup, ToWorker } from '#node/pool/pool-messages.ts';
+import { servePoolWorker, type PoolWorkerPort } from '#node/pool/serve-pool-worker.ts';
 import { POOL_TEST_CHANNEL, type HoldMessage } from './pool-hold-control.ts';
 
 if (!parentPort) throw new Error('pool-test-worker.ts runs only as a worker thread');

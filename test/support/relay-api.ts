@@ -4,11 +4,11 @@
  * and wait for it to settle), all over real HTTP to a relay process.
  */
 import { expect } from 'vitest';
-import { sha256Hex, toBase64Url } from '../../shared/encoding/bytes.ts';
-import { encodeEnvelope, signEnvelope } from '../../shared/envelope/envelope.ts';
-import type { AccountId, Hash, ModelId } from '../../shared/identity/ids.ts';
-import type { Signer } from '../../shared/identity/signer.ts';
-import { solvePow } from '../../shared/pow/pow.ts';
+import { sha256Hex, toBase64Url } from '#core/encoding/bytes.ts';
+import { encodeEnvelope, signEnvelope } from '#core/envelope/envelope.ts';
+import type { AccountId, Hash, ModelId } from '#core/identity/ids.ts';
+import type { Signer } from '#core/identity/signer.ts';
+import { solvePow } from '#core/pow/pow.ts';
 
 export interface ApiAnswer {
   readonly status: number;

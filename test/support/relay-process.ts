@@ -1,5 +1,5 @@
 /**
- * Runs the real relay (`node relay/cli.ts`) as a child process on a free
+ * Runs the real relay (`node relay/server/cli.ts`) as a child process on a free
  * loopback port with a fresh data directory, for end-to-end tests.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
@@ -33,7 +33,7 @@ export async function startRelayProcess(
   const child = spawn(
     process.execPath,
     [
-      'relay/cli.ts',
+      'relay/server/cli.ts',
       '--host',
       '127.0.0.1',
       '--port',

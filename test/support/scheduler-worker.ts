@@ -14,7 +14,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface';
 import { webSockets } from '@libp2p/websockets';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
-import { createOrtNodeRuntime } from '../../relay/inference/ort-node-runtime.ts';
+import { createOrtNodeRuntime } from '#node/inference/ort-node-runtime.ts';
 import {
   ADVERT_PROTOCOL,
   MAX_ADVERT_MESSAGE_BYTES,
@@ -25,20 +25,20 @@ import {
   parseTaskRequest,
   type AdvertAnswer,
   type TaskRequest,
-} from '../../relay/scheduler/protocol.ts';
-import { sha256Hex } from '../../shared/encoding/bytes.ts';
-import { encodeCanonical } from '../../shared/encoding/canonical.ts';
-import type { Result } from '../../shared/result.ts';
-import { encodeEnvelope, readMessage, signEnvelope } from '../../shared/envelope/envelope.ts';
-import type { AccountId, Hash, ModelId, TaskId } from '../../shared/identity/ids.ts';
-import { createNobleSigner, type Signer } from '../../shared/identity/signer.ts';
-import type { Ed25519Verifier } from '../../shared/identity/verifier.ts';
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
-import { loadPipelineModels, releasePipelineModels } from '../../shared/models/load-models.ts';
-import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import type { ReceiptPayload } from '../../shared/messages/receipt.ts';
-import { decodeTaskPayload, type TaskPayload } from '../../shared/messages/task.ts';
-import type { WorkerAdvertPayload } from '../../shared/messages/worker-advert.ts';
+} from '#client/p2p/task-protocol.ts';
+import { sha256Hex } from '#core/encoding/bytes.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
+import type { Result } from '#core/result.ts';
+import { encodeEnvelope, readMessage, signEnvelope } from '#core/envelope/envelope.ts';
+import type { AccountId, Hash, ModelId, TaskId } from '#core/identity/ids.ts';
+import { createNobleSigner, type Signer } from '#core/identity/signer.ts';
+import type { Ed25519Verifier } from '#core/identity/verifier.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import { loadPipelineModels, releasePipelineModels } from '#core/models/load-models.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
+import type { ReceiptPayload } from '#core/messages/receipt.ts';
+import { decodeTaskPayload, type TaskPayload } from '#core/messages/task.ts';
+import type { WorkerAdvertPayload } from '#core/messages/worker-advert.ts';
 
 /** What the worker answers a task with; `undefined` means never answer. */
 export type TaskAnswerer = (request: TaskRequest, signer: Signer) => Promise<unknown>;

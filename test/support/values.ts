@@ -4,7 +4,7 @@
  * the signature check into the payload decoders), and result assertions.
  */
 import { expect } from 'vitest';
-import { AcnError, type Ed25519Verifier, type Result } from '../../shared/index.ts';
+import { AcnError, type Ed25519Verifier, type Result } from '#core/index.ts';
 import { unhex } from './network.ts';
 
 /**

@@ -33,7 +33,7 @@ import {
   type Hash,
   type Signer,
   type TaskId,
-} from '../../shared/index.ts';
+} from '#core/index.ts';
 import {
   createTestNetwork,
   escrow,
@@ -51,7 +51,7 @@ import {
   TEST_PARAMS,
   transfer,
   tx,
-} from '../support/network.ts';
+} from '#test/network.ts';
 
 interface HexBlock {
   readonly header: string;

@@ -6,7 +6,7 @@
  *
  *   node test/vectors/generate-envelopes.ts
  *
- * The test (test/shared/envelope.test.ts) also checks every vector
+ * The test (test/unit/shared/core/envelope/envelope.test.ts) also checks every vector
  * independently, with WebCrypto's verify and digest.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,9 +16,9 @@ import {
   messageId,
   signEnvelope,
   type MessageType,
-} from '../../shared/index.ts';
-import { hex, unhex } from '../support/network.ts';
-import { fromJsonValue } from '../support/values.ts';
+} from '#core/index.ts';
+import { hex, unhex } from '#test/network.ts';
+import { fromJsonValue } from '#test/values.ts';
 
 interface Vector {
   name: string;

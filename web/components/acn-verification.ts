@@ -5,7 +5,7 @@
  */
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { VerificationCheck, VerificationReport } from '../../shared/sdk/verify-result.ts';
+import type { VerificationCheck, VerificationReport } from '#client/sdk/verify-result.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
 
 /** Each check in words. */

@@ -2,7 +2,7 @@
  * A module Web Worker that runs one catalogue model on the device: fetches
  * the model's files through the model store (Cache Storage, resumable
  * downloads, hash checks), loads them in onnxruntime-web (WebGPU when there
- * is an adapter, else WASM), runs the entry's pipeline from shared/models
+ * is an adapter, else WASM), runs the entry's pipeline from shared/core/models
  * and posts the canonical output bytes, one request at a time.
  *
  * The worker keeps onnxruntime initialised and the last model loaded, so the
@@ -10,14 +10,14 @@
  * worker for a while for that reason, and terminates it on cancel (which
  * stops the run at once and frees onnxruntime's memory with the worker).
  */
-import type { Hash } from '../../shared/identity/ids.ts';
-import type { PipelineModels } from '../../shared/models/pipeline.ts';
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
-import { InvalidModelError } from '../../shared/models/errors.ts';
-import { loadPipelineModels, releasePipelineModels } from '../../shared/models/load-models.ts';
-import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import type { Backend } from '../../shared/messages/receipt.ts';
-import { createModelStore } from '../models/model-store.ts';
+import type { Hash } from '#core/identity/ids.ts';
+import type { PipelineModels } from '#core/models/pipeline.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import { InvalidModelError } from '#core/models/errors.ts';
+import { loadPipelineModels, releasePipelineModels } from '#core/models/load-models.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
+import type { Backend } from '#core/messages/receipt.ts';
+import { createModelStore } from '#browser-storage/model-store.ts';
 import { createOrtWebRuntime, type OrtWebRuntime } from './ort-web-runtime.ts';
 
 /** Page to worker: run `entry` on `input`. */

@@ -10,8 +10,8 @@
  * browser builds cannot start their thread workers there.
  */
 import type * as Ort from 'onnxruntime-web';
-import { createOrtRuntime } from '../../shared/models/ort-runtime.ts';
-import type { InferenceRuntime } from '../../shared/models/runtime.ts';
+import { createOrtRuntime } from '#client/inference/ort-runtime.ts';
+import type { InferenceRuntime } from '#core/models/runtime.ts';
 
 export interface OrtWebInit {
   /** Where onnxruntime-web's `.wasm`/`.mjs` files are served from. Default: next to the bundle. */

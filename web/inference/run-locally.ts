@@ -7,8 +7,8 @@
  * onnxruntime initialised and the model loaded: the next task starts in
  * milliseconds instead of re-initialising onnxruntime's wasm (14 MB).
  */
-import type { Hash } from '../../shared/identity/ids.ts';
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
+import type { Hash } from '#core/identity/ids.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
 import type { LocalRunMessage, LocalRunRequest } from './local-worker.ts';
 
 export interface LocalDownloadProgress {

@@ -10,50 +10,23 @@
  * has no SubtleCrypto at all; only there is the seed stored as is, because
  * the alternative is no account.)
  */
-import { concatBytes, fromBase64Url, utf8ToBytes } from '../../shared/encoding/bytes.ts';
-import { accountIdFromPublicKey, type AccountId } from '../../shared/identity/ids.ts';
+import { concatBytes, fromBase64Url, utf8ToBytes } from '#core/encoding/bytes.ts';
+import { accountIdFromPublicKey, type AccountId } from '#core/identity/ids.ts';
 import {
   createWebCryptoSigner,
   ED25519_SECRET_KEY_BYTES,
   type Signer,
   type WebCryptoKeyPair,
-} from '../../shared/identity/webcrypto-signer.ts';
-import type { createNobleSigner } from '../../shared/identity/signer.ts';
-import type { AcnDb } from '../storage/db.ts';
+} from '#core/identity/webcrypto-signer.ts';
+import type { createNobleSigner } from '#core/identity/signer.ts';
+import type { AcnDb } from '#browser-storage/db.ts';
 import { AccountKeyCorruptError, CryptoUnavailableError, NoAccountKeyError } from './errors.ts';
 
 /** The key of the one record in the `keys` store. */
 export const ACCOUNT_KEY_ID = 'account';
 
-export type AccountKeyKind = 'webcrypto' | 'noble';
-
-/** The seed sealed under the device key; the account id is the AES-GCM additional data. */
-export interface DeviceSealedSeed {
-  readonly kind: 'device-key';
-  /** Non-extractable AES-GCM 256 key. */
-  readonly deviceKey: CryptoKey;
-  readonly iv: Uint8Array;
-  readonly ciphertext: Uint8Array;
-}
-
-/** The seed as is: only on origins without SubtleCrypto. */
-export interface PlainSeed {
-  readonly kind: 'plain';
-  readonly seed: Uint8Array;
-}
-
-/** What the `keys` store holds. */
-export interface AccountKeyRecord {
-  readonly v: 1;
-  readonly kind: AccountKeyKind;
-  readonly account: AccountId;
-  /** Raw 32-byte Ed25519 public key. */
-  readonly publicKey: Uint8Array;
-  /** Kind `webcrypto`: the key pair, private key non-extractable. */
-  readonly keyPair?: WebCryptoKeyPair;
-  readonly seed: DeviceSealedSeed | PlainSeed;
-  readonly createdAt: number;
-}
+export type { AccountKeyKind, AccountKeyRecord, DeviceSealedSeed, PlainSeed } from '#browser-storage/db.ts';
+import type { AccountKeyKind, AccountKeyRecord, DeviceSealedSeed, PlainSeed } from '#browser-storage/db.ts';
 
 /** The account key, ready to sign. */
 export interface AccountKey {
@@ -156,7 +129,7 @@ async function accountKeyFromRecord(record: AccountKeyRecord): Promise<AccountKe
 
 /** A noble signer, for browsers without WebCrypto Ed25519: noble is imported only there. */
 async function nobleSigner(seed: Uint8Array): Promise<ReturnType<typeof createNobleSigner>> {
-  const { createNobleSigner } = await import('../../shared/identity/signer.ts');
+  const { createNobleSigner } = await import('#core/identity/signer.ts');
   return createNobleSigner(seed);
 }
 

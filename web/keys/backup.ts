@@ -10,10 +10,10 @@
  *     "iv": "<base64url>", "ciphertext": "<base64url>" }
  */
 import * as v from 'valibot';
-import { fromBase64Url, toBase64Url, utf8ToBytes } from '../../shared/encoding/bytes.ts';
-import { parseAccountId, type AccountId } from '../../shared/identity/ids.ts';
-import { createNobleSigner, ED25519_SECRET_KEY_BYTES } from '../../shared/identity/signer.ts';
-import type { AcnDb } from '../storage/db.ts';
+import { fromBase64Url, toBase64Url, utf8ToBytes } from '#core/encoding/bytes.ts';
+import { parseAccountId, type AccountId } from '#core/identity/ids.ts';
+import { createNobleSigner, ED25519_SECRET_KEY_BYTES } from '#core/identity/signer.ts';
+import type { AcnDb } from '#browser-storage/db.ts';
 import {
   readAccountSeed,
   recordFromSeed,

@@ -3,7 +3,7 @@
  * the device (never cross the wire), so their codes live here rather than in
  * shared/errors.ts; callers tell them apart by `name` or `code`.
  */
-import type { AccountId } from '../../shared/identity/ids.ts';
+import type { AccountId } from '#core/identity/ids.ts';
 
 export type KeyErrorCode =
   | 'backup-passphrase'

@@ -5,19 +5,12 @@
  * that origin that later presents another key. Without a join URL the first
  * key seen is pinned (trust on first use).
  */
-import { parseAccountId, type AccountId } from '../../shared/identity/ids.ts';
-import type { AcnDb } from '../storage/db.ts';
+import { parseAccountId, type AccountId } from '#core/identity/ids.ts';
+import type { AcnDb } from '#browser-storage/db.ts';
 import { InvalidJoinUrlError, RelayKeyChangedError } from './errors.ts';
 
-/** What the `relay` store holds, by origin. */
-export interface RelayPin {
-  /** The relay's origin, for example `https://relay.example`. */
-  readonly origin: string;
-  readonly account: AccountId;
-  /** Where the pin came from: a join URL, or the first key the relay presented. */
-  readonly source: 'join-url' | 'first-use';
-  readonly pinnedAt: number;
-}
+export type { RelayPin } from '#browser-storage/db.ts';
+import type { RelayPin } from '#browser-storage/db.ts';
 
 export interface PinOptions {
   readonly signal?: AbortSignal;

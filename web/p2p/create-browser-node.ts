@@ -18,7 +18,7 @@
  *   LAN or one machine, and nothing is sent to a third party by default.
  * - @libp2p/webrtc 6.0.33 hangs about one dial in five on its init data
  *   channel; `relay/patches/` carries the fix (applied by `patch-package` on
- *   install) and test/node/webrtc-dials.test.ts dials many times to keep it so.
+ *   install) and test/e2e/webrtc-dials.test.ts dials many times to keep it so.
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';

@@ -17,7 +17,7 @@ import {
   type DirectTaskParams,
   type DirectTaskResult,
   type SignedTask,
-} from '../../shared/sdk/index.ts';
+} from '#client/sdk/index.ts';
 import { createBrowserNode, type BrowserNode, type BrowserNodeInit } from './create-browser-node.ts';
 
 export interface DirectTaskRunnerInit {

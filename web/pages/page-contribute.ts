@@ -6,7 +6,7 @@
  * database's settings (and announced to the app's other contexts).
  *
  * The "Contribute compute" switch runs this tab as a worker
- * (web/worker-mode/, loaded only when switched on): every allocation change
+ * (web/contribution/, loaded only when switched on): every allocation change
  * is handed to it at once, and its status is shown live.
  */
 import { consume } from '@lit/context';
@@ -23,7 +23,7 @@ import {
   type PresetName,
   type ResourceAllocation,
   type Shares,
-} from '../../shared/resources/allocation.ts';
+} from '#core/resources/allocation.ts';
 import { servicesContext, type AppServices } from '../services/app-context.ts';
 import { deviceTotals } from '../services/device-totals.ts';
 import { errorText } from '../services/error-text.ts';
@@ -35,8 +35,8 @@ import {
   setKeepRunning,
   watchActiveWorker,
   type ActiveWorker,
-} from '../worker-mode/active-worker.ts';
-import type { BrowserWorkerStatus } from '../worker-mode/browser-worker.ts';
+} from '../contribution/active-worker.ts';
+import type { BrowserWorkerStatus } from '../contribution/browser-worker.ts';
 
 /** The settings key of the allocation (read by the workers). */
 export const RESOURCES_SETTING = 'resources';
@@ -182,7 +182,7 @@ export class PageContribute extends LitElement {
     this.workerError = undefined;
     try {
       const [{ createBrowserWorker }, device] = await Promise.all([
-        import('../worker-mode/browser-worker.ts'),
+        import('../contribution/browser-worker.ts'),
         this.device.value ?? deviceTotals(),
       ]);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- switched off during the await

@@ -7,7 +7,7 @@ import { consume } from '@lit/context';
 import { Task } from '@lit/task';
 import { css, html, LitElement, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import type { EventSubscription, RelayEventType, SubscriptionState } from '../../shared/sdk/events.ts';
+import type { EventSubscription, RelayEventType, SubscriptionState } from '#client/sdk/events.ts';
 import '../components/acn-chart.ts';
 import type { ChartSeries } from '../components/acn-chart.ts';
 import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';

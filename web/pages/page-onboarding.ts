@@ -9,7 +9,7 @@
 import { consume } from '@lit/context';
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import type { PowProgress } from '../../shared/pow/pow.ts';
+import type { PowProgress } from '#core/pow/pow.ts';
 import '../components/acn-backup-restore.ts';
 import '../components/acn-progress.ts';
 import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';

@@ -6,7 +6,7 @@ import { consume } from '@lit/context';
 import { Task } from '@lit/task';
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { parseAccountId } from '../../shared/identity/ids.ts';
+import { parseAccountId } from '#core/identity/ids.ts';
 import '../components/acn-backup-restore.ts';
 import '../components/acn-qr.ts';
 import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';

@@ -1,5 +1,5 @@
 /** What solve-pow.ts and pow-worker.ts say to each other. */
-import type { PowPuzzle, PowSolution } from '../../shared/pow/pow.ts';
+import type { PowPuzzle, PowSolution } from '#core/pow/pow.ts';
 
 /** Page to worker: search from `startNonce` upwards. */
 export interface PowWorkerRequest {

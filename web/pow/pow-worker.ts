@@ -4,7 +4,7 @@
  * progress after every batch. solve-pow.ts starts one or more of these, each
  * on its own range of nonces, and terminates them when done or cancelled.
  */
-import { solvePow } from '../../shared/pow/pow.ts';
+import { solvePow } from '#core/pow/pow.ts';
 import type { PowWorkerMessage, PowWorkerRequest } from './pow-messages.ts';
 
 // This file runs in a DedicatedWorkerGlobalScope; web/ is typed with the DOM's globals.

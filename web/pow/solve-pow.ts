@@ -4,7 +4,7 @@
  * on average). Several workers split the nonces into disjoint ranges; the
  * first solution wins and every worker is terminated.
  */
-import { verifyPow, type PowProgress, type PowPuzzle, type PowSolution } from '../../shared/pow/pow.ts';
+import { verifyPow, type PowProgress, type PowPuzzle, type PowSolution } from '#core/pow/pow.ts';
 import type { PowWorkerMessage, PowWorkerRequest } from './pow-messages.ts';
 
 export interface SolvePowOptions {

@@ -6,18 +6,18 @@
  * and the live events. The shell hands the one {@link AppServices} down through
  * `@lit/context`; pages call it, and read {@link AppStatus} for what to show.
  */
-import type { AccountId, TaskId } from '../../shared/identity/ids.ts';
-import type { Catalogue, ModelEntry } from '../../shared/models/catalogue.ts';
-import type { PowProgress } from '../../shared/pow/pow.ts';
+import type { AccountId, TaskId } from '#core/identity/ids.ts';
+import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
+import type { PowProgress } from '#core/pow/pow.ts';
 // The SDK's modules one by one, not its index: the index also brings the
 // direct-dial module (multiaddr, libp2p's stream helpers), which the client
 // loads itself on the first direct answer.
-import { AIComputeClient, type DirectTaskResult, type SignedTask } from '../../shared/sdk/client.ts';
-import { isRetryable, RelayKeyMismatchError } from '../../shared/sdk/errors.ts';
-import type { EventSubscription, RelayEventMap, RelayEventType } from '../../shared/sdk/events.ts';
-import type { HeaderStore } from '../../shared/sdk/header-store.ts';
-import type { AccountBalance, DirectOffer, TaskView } from '../../shared/sdk/responses.ts';
-import type { VerificationReport } from '../../shared/sdk/verify-result.ts';
+import { AIComputeClient, type DirectTaskResult, type SignedTask } from '#client/sdk/client.ts';
+import { isRetryable, RelayKeyMismatchError } from '#client/sdk/errors.ts';
+import type { EventSubscription, RelayEventMap, RelayEventType } from '#client/sdk/events.ts';
+import type { HeaderStore } from '#client/sdk/header-store.ts';
+import type { AccountBalance, DirectOffer, TaskView } from '#core/api/responses.ts';
+import type { VerificationReport } from '#client/sdk/verify-result.ts';
 import { loadOrCreateAccountKey, type AccountKey } from '../keys/account-key.ts';
 import { RelayKeyChangedError } from '../keys/errors.ts';
 import { checkRelayKey, getRelayPin, pinRelayFromJoinUrl, type RelayPin } from '../keys/relay-pin.ts';
@@ -28,12 +28,12 @@ import {
   onOutboxChange,
   requestBackgroundSync,
   type OutboxEntry,
-} from '../outbox/outbox.ts';
+} from '#browser-storage/outbox/outbox.ts';
 import { watchOutbox } from '../outbox/outbox-triggers.ts';
 import type { DirectTaskRunner } from '../p2p/direct-task.ts';
 import { solvePow } from '../pow/solve-pow.ts';
-import { openAcnDb, type AcnDb } from '../storage/db.ts';
-import { createIdbHeaderStore } from '../storage/idb-header-store.ts';
+import { openAcnDb, type AcnDb } from '#browser-storage/db.ts';
+import { createIdbHeaderStore } from '#browser-storage/idb-header-store.ts';
 import type { AppFailure, AppStatus, ConnectionState } from './app-context.ts';
 import { ONBOARDED_PREFIX } from './device-probe.ts';
 import { errorText } from './error-text.ts';

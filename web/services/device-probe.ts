@@ -9,7 +9,7 @@
 /** What the probe found: an onboarded account (`known`), none (`new`), or the browser cannot tell. */
 export type DeviceKind = 'new' | 'known' | 'unknown';
 
-/** The app's database name (web/storage/db.ts `ACN_DB_NAME`; importing it would pull idb into the first bundle). */
+/** The app's database name (shared/browser-storage/db.ts `ACN_DB_NAME`; importing it would pull idb into the first bundle). */
 export const APP_DB_NAME = 'acn';
 /** The settings store and the key prefix of the "account onboarded" flags (web/services/app-services.ts). */
 const SETTINGS_STORE = 'settings';

@@ -3,7 +3,7 @@
  * memory, the storage the browser grants the app, and a GPU estimate. Browsers
  * reveal little on purpose; each figure says where it comes from.
  */
-import type { DeviceTotals } from '../../shared/resources/allocation.ts';
+import type { DeviceTotals } from '#core/resources/allocation.ts';
 
 /** Assumed memory when the browser does not say (`navigator.deviceMemory` is Chromium-only). */
 const DEFAULT_MEMORY_GB = 4;

@@ -3,7 +3,7 @@
  * decoded by the browser (EXIF orientation applied), scaled down so its
  * longer side is at most `maxSide`, flattened onto white, 3 bytes per pixel.
  */
-import type { Raster } from '../../shared/models/tasks/image.ts';
+import type { Raster } from '#core/pipelines/image.ts';
 
 /** The file is not an image the browser can decode. */
 export class UnreadableImageError extends Error {

@@ -4,11 +4,11 @@
  * turning what the user gave into the pipeline's input, its bytes and its
  * price (the relay escrows `priceOf(entry, pipeline.units(input))`).
  */
-import { priceOf, type ModelEntry } from '../../shared/models/catalogue.ts';
-import type { ModelPipeline } from '../../shared/models/pipeline.ts';
-import type { Raster } from '../../shared/models/tasks/image.ts';
-import { pipelineFor } from '../../shared/models/tasks/registry.ts';
-import type { DataTable } from '../../shared/models/tasks/data/table.ts';
+import { priceOf, type ModelEntry } from '#core/models/catalogue.ts';
+import type { ModelPipeline } from '#core/models/pipeline.ts';
+import type { Raster } from '#core/pipelines/image.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
+import type { DataTable } from '#core/pipelines/data/table.ts';
 
 export type InputKind = 'text' | 'image' | 'table' | 'unsupported';
 

@@ -4,13 +4,13 @@
  * principal components. The bytes are decoded and checked by the model's own
  * pipeline, so what is shown is exactly what the receipt's hash covers.
  */
-import type { ModelEntry } from '../../shared/models/catalogue.ts';
-import type { ClassificationResult } from '../../shared/models/tasks/classification.ts';
-import type { KMeansResult } from '../../shared/models/tasks/data/kmeans.ts';
-import type { LinearRegressionResult } from '../../shared/models/tasks/data/linear-regression.ts';
-import type { PcaResult } from '../../shared/models/tasks/data/pca.ts';
-import type { OcrResult } from '../../shared/models/tasks/ocr/pipeline.ts';
-import { pipelineFor } from '../../shared/models/tasks/registry.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import type { ClassificationResult } from '#core/pipelines/classification.ts';
+import type { KMeansResult } from '#core/pipelines/data/kmeans.ts';
+import type { LinearRegressionResult } from '#core/pipelines/data/linear-regression.ts';
+import type { PcaResult } from '#core/pipelines/data/pca.ts';
+import type { OcrResult } from '#core/pipelines/ocr/pipeline.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
 
 export interface RankedLabel {
   readonly label: string;

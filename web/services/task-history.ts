@@ -3,10 +3,10 @@
  * for this account merged with the outbox's entries, each with a state in
  * words and, once checked, its verification outcome.
  */
-import type { Catalogue } from '../../shared/models/catalogue.ts';
-import type { TaskState } from '../../shared/tasks/task-state.ts';
-import type { TaskView } from '../../shared/sdk/responses.ts';
-import type { OutboxEntry, OutboxState } from '../outbox/outbox-store.ts';
+import type { Catalogue } from '#core/models/catalogue.ts';
+import type { TaskState } from '#core/task-state/task-state.ts';
+import type { TaskView } from '#core/api/responses.ts';
+import type { OutboxEntry, OutboxState } from '#browser-storage/outbox/outbox-store.ts';
 
 export interface HistoryRow {
   readonly id: string;

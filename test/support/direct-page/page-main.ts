@@ -4,11 +4,11 @@
  * libp2p node from web/p2p/create-browser-node.ts. The relay's HTTP API is
  * reached through the test server's proxy (same origin, as for the app).
  */
-import { fromBase64Url, hexToBytes, sha256Hex, toBase64Url } from '../../../shared/encoding/bytes.ts';
-import type { AccountId, ModelId } from '../../../shared/identity/ids.ts';
-import { createNobleSigner } from '../../../shared/identity/signer.ts';
-import { AIComputeClient } from '../../../shared/sdk/index.ts';
-import { createDirectTaskRunner, type DirectTaskRunner } from '../../../web/p2p/direct-task.ts';
+import { fromBase64Url, hexToBytes, sha256Hex, toBase64Url } from '#core/encoding/bytes.ts';
+import type { AccountId, ModelId } from '#core/identity/ids.ts';
+import { createNobleSigner } from '#core/identity/signer.ts';
+import { AIComputeClient } from '#client/sdk/index.ts';
+import { createDirectTaskRunner, type DirectTaskRunner } from '#web/p2p/direct-task.ts';
 import type { DirectRunReport, DirectRunRequest } from './direct-report.ts';
 
 let runner: DirectTaskRunner | undefined;

@@ -5,7 +5,7 @@
  */
 import { byteStream, echo } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createBrowserNode, webrtcAddresses, type BrowserNode } from '../../../web/p2p/create-browser-node.ts';
+import { createBrowserNode, webrtcAddresses, type BrowserNode } from '#web/p2p/create-browser-node.ts';
 import { ECHO_PROTOCOL, type DialLoopOptions, type DialLoopReport, type DialResult } from './dial-report.ts';
 
 const WARM_PAYLOAD = new Uint8Array(32).fill(7);

@@ -1,7 +1,7 @@
 /**
  * Two browser libp2p nodes in real headless Chromium, joined through the real
  * relay process: page B reserves a slot and listens on `/p2p-circuit/webrtc`,
- * page A dials it. Shared by test/node/webrtc-dials.test.ts and the WebRTC
+ * page A dials it. Shared by test/e2e/webrtc-dials.test.ts and the WebRTC
  * benchmark (test/bench/webrtc.ts).
  *
  * The pages are served by a vite dev server (the benchmark pages' `bench`
