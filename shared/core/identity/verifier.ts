@@ -33,7 +33,9 @@ export async function webCryptoVerify(
   message: Uint8Array,
   publicKey: Uint8Array,
 ): Promise<boolean> {
-  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
+  if (!(message instanceof Uint8Array)) return false;
   try {
     const key = await crypto.subtle.importKey('raw', publicKey as Uint8Array<ArrayBuffer>, 'Ed25519', false, [
       'verify',

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
 import { createVerifierThread, type VerifierThread } from '#node/crypto/verifier-thread.ts';
 import { signerFor } from '#test/network.ts';
+import { runVerifierContract } from '#test/verifier-contract.ts';
 
 interface Case {
   readonly signature: Uint8Array;
@@ -57,6 +58,22 @@ let thread: VerifierThread | undefined;
 afterEach(async () => {
   await thread?.close();
   thread = undefined;
+});
+
+// Both ways of asking keep the verifier contract: on the calling thread, and on the verifier thread.
+runVerifierContract('verifier thread, verify', () => {
+  const contracted = createVerifierThread();
+  return {
+    verify: (signature, message, publicKey) => contracted.verify(signature, message, publicKey),
+    teardown: () => contracted.close(),
+  };
+});
+runVerifierContract('verifier thread, verifyAsync', () => {
+  const contracted = createVerifierThread({ maxBatch: 4 });
+  return {
+    verify: (signature, message, publicKey) => contracted.verifyAsync(signature, message, publicKey),
+    teardown: () => contracted.close(),
+  };
 });
 
 describe('verifier thread', () => {

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { blockMinedData, createEventHub, type EventHub, type EventHubInit } from '#server/http/events.ts';
 import type { BlockHash, TxId } from '#core/identity/ids.ts';
@@ -29,6 +29,7 @@ interface TestClient {
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  vi.useRealTimers();
 });
 
 const ALICE = generateNobleSigner().accountId;
@@ -102,17 +103,6 @@ async function refusal(url: string): Promise<{ status: number; body: unknown; re
       });
     });
   });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits for the server side to catch up with what a client already saw. */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(5);
-  }
 }
 
 describe('createEventHub', () => {
@@ -207,14 +197,25 @@ describe('createEventHub', () => {
   });
 
   it('pings clients and drops one that stops answering', async () => {
+    // The heartbeat runs on a fake clock; the sockets stay real.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { hub, url } = await startHub({ heartbeatMs: 100 });
     const live = await connect(`${url}/api/events`);
     const dead = await connect(`${url}/api/events`, { autoPong: false });
     let pings = 0;
     live.socket.on('ping', () => pings++);
+    /** One heartbeat; a reply to a message sent after the live client's pong shows the hub has that pong. */
+    async function beat(): Promise<void> {
+      const pinged = new Promise((resolve) => live.socket.once('ping', resolve));
+      await vi.advanceTimersByTimeAsync(100);
+      await pinged;
+      live.socket.send(JSON.stringify({ subscribe: { account: null } }));
+      expect(await live.next()).toMatchObject({ type: 'subscribed' });
+    }
+    await beat(); // both are pinged; only the live one answers
+    await beat(); // the dead one is dropped
     expect(await dead.closed).toBe(1006);
-    await until(() => hub.clients() === 1);
-    await sleep(350);
+    await beat();
     expect(pings).toBeGreaterThanOrEqual(3);
     expect(live.socket.readyState).toBe(WebSocket.OPEN);
     expect(hub.clients()).toBe(1);

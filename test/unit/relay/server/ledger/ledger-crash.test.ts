@@ -39,13 +39,31 @@ it('loses no acknowledged transaction when the relay is killed mid-burst', async
   const exited = once(child, 'exit');
 
   const acks = () => stdout.split('\nack ').length - 1;
-  const deadline = Date.now() + 15_000;
-  while (acks() < ACKS_BEFORE_KILL) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      expect.fail(`the child stopped early or was too slow (${acks()} acks)\n${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  // Woken by the child's output, its exit or the deadline; never by a poll.
+  const enough = await new Promise<boolean>((resolve) => {
+    const deadline = AbortSignal.timeout(15_000);
+    const done = (reached: boolean): void => {
+      child.stdout.off('data', onData);
+      child.off('exit', onExit);
+      deadline.removeEventListener('abort', onAbort);
+      resolve(reached);
+    };
+    const onData = (): void => {
+      if (acks() >= ACKS_BEFORE_KILL) done(true);
+    };
+    const onExit = (): void => {
+      done(acks() >= ACKS_BEFORE_KILL);
+    };
+    const onAbort = (): void => {
+      done(false);
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', onExit);
+    deadline.addEventListener('abort', onAbort, { once: true });
+  });
+  if (!enough) {
+    child.kill('SIGKILL');
+    expect.fail(`the child stopped early or was too slow (${acks()} acks)\n${stderr}`);
   }
   child.kill('SIGKILL');
   const [, signal] = (await exited) as [number | null, NodeJS.Signals | null];

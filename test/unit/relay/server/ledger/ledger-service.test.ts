@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
 import {
   createLedgerService,
@@ -61,6 +61,7 @@ beforeEach(async () => {
   path = join(dir, 'ledger.db');
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -89,12 +90,17 @@ function collectBlocks(ledger: LedgerService): LedgerBlock[] {
   return blocks;
 }
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+/** Resolves once `blocks` (filled by {@link collectBlocks}, registered first) holds `count` blocks. */
+function blocksMade(ledger: LedgerService, blocks: readonly LedgerBlock[], count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (blocks.length < count) return;
+      ledger.removeEventListener('block', check);
+      resolve();
+    };
+    ledger.addEventListener('block', check);
+    check();
+  });
 }
 
 const openStore = (): LedgerStore => createSqliteLedgerStore({ path });
@@ -225,7 +231,7 @@ describe('blocks', () => {
     const signed = [(await grant(net, alice)).bytes, (await grant(net, bob)).bytes];
     for (let seq = 1; seq <= 5; seq++) signed.push(await transferBytes(net, alice, bob.accountId, 10, seq));
     const ids = (await Promise.all(signed.map((bytes) => ledger.submit(bytes)))).map((r) => expectOk(r).id);
-    await until(() => blocks.length === 2);
+    await blocksMade(ledger, blocks, 2);
     expect(blocks.map((b) => [b.height, b.txIds.length])).toEqual([
       [1, 3],
       [2, 3],
@@ -267,12 +273,17 @@ describe('blocks', () => {
   });
 
   it('makes a block every blockIntervalMs when transactions wait, and none when nothing does', async () => {
+    // The block timer runs on a fake clock; commits keep their real (1 ms) timer.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const ledger = await started({ blockIntervalMs: 20 });
     const blocks = collectBlocks(ledger);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await vi.advanceTimersByTimeAsync(60);
     expect(blocks).toEqual([]);
     expectOk(await onboard(ledger, net, alice));
-    await until(() => blocks.length === 1);
+    expect(blocks).toEqual([]);
+    const made = blocksMade(ledger, blocks, 1);
+    await vi.advanceTimersByTimeAsync(20);
+    await made;
     const [block] = blocks;
     const header = readBlockHeader(block?.header ?? new Uint8Array(), verifier);
     expect(header.ok && header.value.payload).toMatchObject({ height: 1, txCount: 1, net: net.relay.accountId });
@@ -373,8 +384,11 @@ describe('bad input', () => {
       ],
       ['another network', wrongNet, 'WrongNetworkError', 'wrong-network'],
     ];
+    // Any commit timer a refused submission set would fire within the fake 20 ms.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     for (const [, bytes, name, code] of cases) expectFailure(await ledger.submit(bytes), name, code);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // let any commit timer fire
+    await vi.advanceTimersByTimeAsync(20);
+    vi.useRealTimers();
     expect(dumpSqlite(path)).toEqual(dumpBefore);
     expect(snapshot(ledger.state)).toEqual(stateBefore);
     await ledger.stop();

@@ -34,11 +34,16 @@ beforeAll(async () => {
     now: () => T0 + 1000,
   });
   await ledger.start();
+  const block2 = new Promise((resolve) => {
+    ledger.addEventListener('block', (event) => {
+      if (event.detail.height === 2) resolve(event.detail);
+    });
+  });
   for (const who of [alice, bob]) expectOk(await onboard(ledger, net, who));
   for (let seq = 1; seq <= 5; seq++) {
     expectOk(await ledger.submit(await transferBytes(net, alice, bob.accountId, 10 * seq, seq)));
   }
-  await new Promise((resolve) => setTimeout(resolve, 20)); // let block 2 be appended
+  await block2; // appended once the sixth transaction is committed
   expect(ledger.height).toBe(2);
   // Not stopped on purpose: stopping would block the last transfer.
 });
