@@ -11,6 +11,12 @@
  * signed advert. Tasks arrive on `/acn/task/1.0.0`; each is run within the
  * concurrency and CPU share and answered with a signed receipt.
  *
+ * The advert, admission, answering, receipts, renewal and reconnection are
+ * the worker session every desktop worker runs
+ * (shared/client/worker-session/worker-session.ts); this is its Node adapter:
+ * the onnxruntime-node pool, the model cache on disk, node-datachannel
+ * WebRTC (worker-libp2p.ts), the SDK's staking and the earnings.
+ *
  * Settings change live with `update()`: the pool is resized (new tasks get
  * workers with the new thread count; running ones finish), models are
  * fetched or dropped, and a new advert (higher `seq`) goes to the relay. The
@@ -25,25 +31,23 @@ import { TypedEventEmitter, type PeerId, type PrivateKey } from '@libp2p/interfa
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import envPaths from 'env-paths';
-import { encodeEnvelope, signEnvelope } from '#core/envelope/envelope.ts';
 import type { AccountId, Hash, ModelId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import { DEFAULT_LEDGER_PARAMS } from '#core/ledger/genesis.ts';
-import { MAX_ADVERT_ADDRS, type WorkerAdvertPayload } from '#core/messages/worker-advert.ts';
 import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
 import { limitsFor, type DeviceTotals, type ResourceLimits } from '#core/resources/allocation.ts';
 import { AIComputeClient } from '#client/sdk/index.ts';
 import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
 import { createInferencePool, type InferencePool } from '#node/pool/inference-pool.ts';
+import { WorkerSessionStartedError, WorkerSessionStoppedError } from '#client/worker-session/errors.ts';
 import {
-  ADVERT_PROTOCOL,
-  MAX_ADVERT_MESSAGE_BYTES,
-  TASK_PROTOCOL,
-  messageChannel,
-  parseAdvertAnswer,
-  type WireError,
-} from '#client/p2p/task-protocol.ts';
+  createWorkerSession,
+  type AdvertOutcome as SessionAdvertOutcome,
+  type WorkerConnectOptions,
+  type WorkerSession,
+  type WorkerSessionNode,
+} from '#client/worker-session/worker-session.ts';
 import { ensureStake } from './ensure-stake.ts';
 import { RelayIdentityError } from './errors.ts';
 import { createModelCache, modelFiles, type ModelCache } from './model-cache.ts';
@@ -51,7 +55,7 @@ import { selectModels, type SkippedModel } from './model-selection.ts';
 import { fetchBootstrap, relayMultiaddrs } from './relay-addresses.ts';
 import { createTaskGate, type TaskGate } from './task-gate.ts';
 import { createTaskRunner, type TaskEvent } from './task-runner.ts';
-import { createWorkerLibp2p, webrtcAddresses, type WorkerLibp2p } from './worker-libp2p.ts';
+import { createWorkerLibp2p } from './worker-libp2p.ts';
 import { workerPresetAllocation, type WorkerSettings } from './worker-settings.ts';
 
 /** Where the worker keeps its key, settings and models unless told otherwise. */
@@ -108,11 +112,8 @@ export interface NodeWorkerInit {
 
 export type NodeWorkerState = 'idle' | 'starting' | 'connecting' | 'online' | 'stopping' | 'stopped';
 
-export interface AdvertOutcome {
-  readonly seq: number;
-  readonly ok: boolean;
-  readonly error: WireError | undefined;
-  readonly payload: WorkerAdvertPayload;
+/** The relay's answer to an advert, with the limits the worker had when it came. */
+export interface AdvertOutcome extends SessionAdvertOutcome {
   readonly limits: ResourceLimits;
 }
 
@@ -192,19 +193,13 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
   #device: DeviceTotals = { cores: 1, memoryBytes: 0, storageBytes: 0, gpuMemoryBytes: 0 };
   #limits: ResourceLimits;
   #network: AccountId | undefined;
-  #relayPeer: PeerId | undefined;
   #relayAddrs: Multiaddr[] = [];
   #catalogue: Catalogue = { v: 1, models: [] };
   #offered: readonly ModelEntry[] = [];
   #pool: InferencePool | undefined;
   #gate: TaskGate | undefined;
-  #node: WorkerLibp2p | undefined;
-  #connecting: Promise<void> | undefined;
-  #seq = 0;
+  #session: WorkerSession | undefined;
   #advert: AdvertOutcome | undefined;
-  #advertAddrs = '';
-  /** Adverts and settings changes go one at a time, so seq order is the order of changes. */
-  #chain: Promise<unknown> = Promise.resolve();
   #tasks = { completed: 0, failed: 0 };
   #ledger: NodeWorkerStatus['ledger'];
   #startBalance = 0;
@@ -245,7 +240,8 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
   }
 
   async start(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#state !== 'idle') throw new Error(`the worker was started already (it is ${this.#state})`);
+    if (this.#state !== 'idle')
+      throw new WorkerSessionStartedError(`the worker was started already (it is ${this.#state})`);
     this.#state = 'starting';
     const signal =
       options.signal === undefined ? this.#stopping.signal : AbortSignal.any([options.signal, this.#stopping.signal]);
@@ -259,7 +255,7 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
       if (bootstrap.peerId !== network) {
         throw new RelayIdentityError(`the relay's libp2p identity ${bootstrap.peerId} is not network ${network}`);
       }
-      this.#relayPeer = peerIdFromString(bootstrap.peerId);
+      const relay = peerIdFromString(bootstrap.peerId);
       this.#relayAddrs = relayMultiaddrs(this.#init.relayUrl, bootstrap);
       const stake = this.#init.stake ?? DEFAULT_LEDGER_PARAMS.minWorkerStake;
       const balance = await ensureStake(this.#client, {
@@ -276,7 +272,7 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
       this.#device = await this.#measureDevice();
       this.#limits = limitsFor(this.#settings.allocation, this.#device);
       this.#catalogue = await this.#client.models({ signal });
-      this.#pool = createInferencePool({
+      const pool = createInferencePool({
         modelsDir: this.#cache.dir,
         catalogue: () => Promise.resolve({ v: 1, models: [...this.#offered] }),
         limits: this.#poolLimits(),
@@ -288,20 +284,78 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
           },
         },
       });
+      this.#pool = pool;
       this.#gate = createTaskGate({
         concurrency: this.#limits.concurrentTasks,
         dutyCycle: this.#limits.dutyCycle,
       });
+      this.#session = this.#createSession(network, relay, this.#gate, pool);
       await this.#chooseModels(signal);
-      await this.#pool.start();
+      await pool.start();
       this.#emit('resources', { settings: this.#settings, limits: this.#limits });
-      await this.#connectWithRetry(signal);
-      this.#every(this.#init.advertIntervalMs ?? 20_000, () => this.#advertise().then(() => undefined));
+      await this.#session.start({ signal });
       this.#every(this.#init.balanceIntervalMs ?? 10_000, () => this.#refreshBalance());
     } catch (error) {
       await this.stop();
       throw error;
     }
+  }
+
+  #createSession(network: AccountId, relay: PeerId, gate: TaskGate, pool: InferencePool): WorkerSession {
+    return createWorkerSession({
+      signer: this.#init.key.signer,
+      verifier: this.#verifier,
+      network,
+      relay,
+      connect: (options) => this.#connect(options),
+      advert: () => ({
+        models: this.#offered.map((entry) => entry.id),
+        backend: 'native',
+        allocation: this.#settings.allocation,
+        pricePerUnit: this.#settings.pricePerUnit,
+      }),
+      prepare: createTaskRunner({
+        pool,
+        offers: (model: ModelId) => this.#offered.some((entry) => entry.id === model),
+      }),
+      slots: gate,
+      ...(this.#init.advertIntervalMs === undefined ? {} : { advertIntervalMs: this.#init.advertIntervalMs }),
+      ...(this.#init.maxReconnectDelayMs === undefined ? {} : { maxReconnectDelayMs: this.#init.maxReconnectDelayMs }),
+      ...(this.#init.stopGraceMs === undefined ? {} : { stopGraceMs: this.#init.stopGraceMs }),
+      onState: (state) => {
+        const stopping = this.#state === 'stopping' || this.#state === 'stopped';
+        if (!stopping && (state === 'connecting' || state === 'online')) this.#state = state;
+      },
+      onConnection: ({ connected, error }) => {
+        this.#emit('connection', { connected, ...(error === undefined ? {} : { error }) });
+      },
+      onAdvert: (outcome) => {
+        this.#advert = { ...outcome, limits: this.#limits };
+        this.#emit('advert', this.#advert);
+      },
+      onTask: (event) => {
+        this.#onTask(event);
+      },
+      onWarning: (message) => {
+        this.#warn(message);
+      },
+    });
+  }
+
+  /** A fresh libp2p node for each attempt; after a failed one, the relay's addresses are read again first. */
+  async #connect({ signal, attempt, setup }: WorkerConnectOptions): Promise<WorkerSessionNode> {
+    if (attempt > 0) await this.#refreshRelayAddrs(signal);
+    const node = await createWorkerLibp2p({
+      privateKey: this.#init.key.privateKey,
+      relayAddrs: this.#relayAddrs,
+      webrtc: this.#init.webrtc ?? true,
+      debug: this.#init.debugLibp2p ?? false,
+    });
+    await setup(node);
+    await node.start();
+    // Starting reserves on the relay (and so connects) when WebRTC is on; otherwise this dial connects.
+    await node.dial([...this.#relayAddrs], { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+    return node;
   }
 
   async #measureDevice(): Promise<DeviceTotals> {
@@ -369,36 +423,6 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
     });
   }
 
-  async #connectWithRetry(signal: AbortSignal): Promise<void> {
-    this.#connecting ??= (async () => {
-      let delay = 500;
-      for (;;) {
-        signal.throwIfAborted();
-        this.#state = 'connecting';
-        try {
-          if (delay > 500) await this.#refreshRelayAddrs(signal);
-          await this.#connect(signal);
-          this.#state = 'online';
-          this.#emit('connection', { connected: true });
-          await this.#advertise();
-          return;
-        } catch (error) {
-          signal.throwIfAborted();
-          await this.#disconnect();
-          this.#emit('connection', {
-            connected: false,
-            error: error instanceof Error ? error.message : String(error),
-          });
-          await sleep(delay, signal);
-          delay = Math.min(this.#init.maxReconnectDelayMs ?? 30_000, delay * 2);
-        }
-      }
-    })().finally(() => {
-      this.#connecting = undefined;
-    });
-    return this.#connecting;
-  }
-
   /** A relay that restarted may listen elsewhere; its address from the worker's URL stays first. */
   async #refreshRelayAddrs(signal: AbortSignal): Promise<void> {
     const bootstrap = await fetchBootstrap(this.#init.relayUrl, {
@@ -410,66 +434,6 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
       throw new RelayIdentityError(`the relay's libp2p identity is now ${bootstrap.peerId}, not ${this.#network}`);
     }
     this.#relayAddrs = relayMultiaddrs(this.#init.relayUrl, bootstrap);
-  }
-
-  async #connect(signal: AbortSignal): Promise<void> {
-    const relay = this.#relayPeer;
-    const gate = this.#gate;
-    const pool = this.#pool;
-    const network = this.#network;
-    if (relay === undefined || gate === undefined || pool === undefined || network === undefined) {
-      throw new Error('internal: connecting before start');
-    }
-    const node = await createWorkerLibp2p({
-      privateKey: this.#init.key.privateKey,
-      relayAddrs: this.#relayAddrs,
-      webrtc: this.#init.webrtc ?? true,
-      debug: this.#init.debugLibp2p ?? false,
-    });
-    this.#node = node;
-    const runner = createTaskRunner({
-      relay,
-      network,
-      signer: this.#init.key.signer,
-      verifier: this.#verifier,
-      // Requesters that dial over WebRTC bring the relay's assignment of the task to this worker.
-      account: this.account,
-      gate,
-      pool,
-      offers: (model: ModelId) => this.#offered.some((entry) => entry.id === model),
-      signal: this.#stopping.signal,
-      onEvent: (event) => {
-        this.#onTask(event);
-      },
-    });
-    await node.handle(TASK_PROTOCOL, runner, { maxInboundStreams: 64 });
-    node.addEventListener('peer:disconnect', (event) => {
-      if (!event.detail.equals(relay) || this.#node !== node || this.#stopping.signal.aborted) return;
-      this.#emit('connection', { connected: false, error: 'the relay connection closed' });
-      void this.#disconnect().then(() => this.#connectWithRetry(this.#stopping.signal).catch(() => undefined));
-    });
-    node.addEventListener('self:peer:update', () => {
-      const addrs = this.#webrtcAddrs().join(' ');
-      if (addrs !== this.#advertAddrs && this.#state === 'online') void this.#advertise();
-    });
-    await node.start();
-    // Starting reserves on the relay (and so connects) when WebRTC is on; otherwise this dial connects.
-    await node.dial([...this.#relayAddrs], { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
-  }
-
-  async #disconnect(): Promise<void> {
-    const node = this.#node;
-    this.#node = undefined;
-    await Promise.resolve(node?.stop()).catch(() => undefined);
-  }
-
-  #webrtcAddrs(): string[] {
-    const node = this.#node;
-    if (node === undefined) return [];
-    return webrtcAddresses(node)
-      .map(String)
-      .filter((text) => text.length <= 256)
-      .slice(0, MAX_ADVERT_ADDRS);
   }
 
   #onTask(event: TaskEvent): void {
@@ -502,78 +466,20 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
     }
   }
 
-  /** Signs and sends an advert of the current settings; resolves with the relay's answer (undefined when offline). */
-  #advertise(): Promise<AdvertOutcome | undefined> {
-    const run = this.#chain.then(() => this.#sendAdvert());
-    this.#chain = run.catch(() => undefined);
-    return run;
-  }
-
-  async #sendAdvert(): Promise<AdvertOutcome | undefined> {
-    const node = this.#node;
-    const relay = this.#relayPeer;
-    const network = this.#network;
-    if (node === undefined || relay === undefined || network === undefined || this.#state !== 'online') {
-      return undefined;
-    }
-    const addrs = this.#webrtcAddrs();
-    // Above the last one, and above any earlier run's (the clock moves on), so a restart is never refused.
-    this.#seq = Math.max(this.#seq + 1, Date.now());
-    const payload: WorkerAdvertPayload = {
-      v: 1,
-      net: network,
-      models: this.#offered.map((entry) => entry.id),
-      backend: 'native',
-      allocation: this.#settings.allocation,
-      pricePerUnit: this.#settings.pricePerUnit,
-      addrs,
-      seq: this.#seq,
-      ts: Date.now(),
-    };
-    const bytes = encodeEnvelope(await signEnvelope(this.#init.key.signer, 'advert', payload));
-    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(10_000)]);
-    let outcome: AdvertOutcome;
-    try {
-      const stream = await node.dialProtocol(relay, ADVERT_PROTOCOL, { signal });
-      const channel = messageChannel(stream, MAX_ADVERT_MESSAGE_BYTES);
-      await channel.writeBytes(bytes, { signal });
-      const answer = parseAdvertAnswer(await channel.read({ signal }));
-      await stream.close({ signal }).catch(() => undefined);
-      if (answer === undefined) throw new Error('the relay answered the advert with something else');
-      outcome = {
-        seq: payload.seq,
-        ok: answer.ok,
-        error: answer.ok ? undefined : answer.error,
-        payload,
-        limits: this.#limits,
-      };
-    } catch (error) {
-      outcome = {
-        seq: payload.seq,
-        ok: false,
-        error: { code: 'unreachable', message: error instanceof Error ? error.message : String(error) },
-        payload,
-        limits: this.#limits,
-      };
-    }
-    this.#advert = outcome;
-    if (outcome.ok) this.#advertAddrs = addrs.join(' ');
-    this.#emit('advert', outcome);
-    return outcome;
-  }
-
   async update(
     settings: WorkerSettings,
     options: { readonly signal?: AbortSignal } = {},
   ): Promise<AdvertOutcome | undefined> {
-    if (this.#state === 'stopping' || this.#state === 'stopped') throw new Error('the worker is stopped');
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      throw new WorkerSessionStoppedError('the worker is stopped');
+    }
     const signal =
       options.signal === undefined ? this.#stopping.signal : AbortSignal.any([options.signal, this.#stopping.signal]);
     const before = this.#settings;
     this.#settings = settings;
     this.#limits = limitsFor(settings.allocation, this.#device);
     this.#pool?.resize(this.#poolLimits());
-    this.#gate?.resize({ concurrency: this.#limits.concurrentTasks, dutyCycle: this.#limits.dutyCycle });
+    this.#session?.resize({ concurrency: this.#limits.concurrentTasks, dutyCycle: this.#limits.dutyCycle });
     this.#emit('resources', { settings, limits: this.#limits });
     if (this.#pool !== undefined) {
       const modelsMayChange =
@@ -586,7 +492,9 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
         await this.#chooseModels(signal);
       }
     }
-    return this.#advertise();
+    const outcome = await this.#session?.advertise();
+    if (outcome === undefined) return undefined;
+    return this.#advert?.seq === outcome.seq ? this.#advert : { ...outcome, limits: this.#limits };
   }
 
   settings(): WorkerSettings {
@@ -595,16 +503,15 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
 
   status(): NodeWorkerStatus {
     const pool = this.#pool?.stats();
-    const node = this.#node;
-    const relay = this.#relayPeer;
+    const session = this.#session?.status();
     return {
       state: this.#state,
       account: this.account,
       relay: {
         peerId: this.#network,
-        connected: node !== undefined && relay !== undefined && node.getConnections(relay).length > 0,
-        peers: node?.getPeers().length ?? 0,
-        webrtcAddrs: this.#webrtcAddrs(),
+        connected: session?.connected ?? false,
+        peers: session?.peers ?? 0,
+        webrtcAddrs: session?.webrtcAddrs ?? [],
       },
       settings: this.#settings,
       device: this.#device,
@@ -624,42 +531,16 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
 
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
-    const wasRunning = this.#state !== 'idle';
     this.#state = 'stopping';
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers.clear();
-    if (wasRunning) {
-      // No new tasks; running ones finish and are answered (and paid) if they can within the grace period.
-      await Promise.resolve(this.#node?.unhandle(TASK_PROTOCOL)).catch(() => undefined);
-      const deadline = Date.now() + (this.#init.stopGraceMs ?? 10_000);
-      while ((this.#gate?.stats().running ?? 0) > 0 && Date.now() < deadline) await sleep(50);
-    }
-    this.#stopping.abort(new Error('the worker is stopping'));
-    this.#gate?.close(new Error('the worker is stopping'));
-    await this.#connecting?.catch(() => undefined);
-    await this.#disconnect();
+    // The session lets running tasks finish (and be paid) within the grace period, then disconnects.
+    await this.#session?.stop();
+    this.#stopping.abort(new WorkerSessionStoppedError('the worker is stopping'));
     await this.#pool?.stop();
     this.#state = 'stopped';
     this.safeDispatchEvent('status', { detail: this.status() });
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Creates the worker; nothing runs before `start()`. */

@@ -16,27 +16,26 @@
  * and a new advert (higher `seq`) tells the relay. While paused (tab hidden,
  * on battery) the worker refuses tasks and advertises no models, so the
  * scheduler sends it none; it advertises them again when it resumes.
+ *
+ * The advert, admission, answering, receipts, renewal and reconnection are
+ * the worker session every desktop worker runs
+ * (shared/client/worker-session/worker-session.ts); this is its browser
+ * adapter: the browser's libp2p node, Web Worker inference, the IndexedDB
+ * model store, pausing while hidden or on battery, staking and the earnings.
  */
 import type { Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
-import type { PeerId } from '@libp2p/interface';
 import * as v from 'valibot';
-import { encodeEnvelope, signEnvelope } from '#core/envelope/envelope.ts';
 import type { AccountId, ModelId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
 import { nobleVerifier } from '#core/identity/verifier.ts';
 import { DEFAULT_LEDGER_PARAMS } from '#core/ledger/genesis.ts';
-import { MAX_ADVERT_ADDRS, MAX_ADVERT_MODELS, type WorkerAdvertPayload } from '#core/messages/worker-advert.ts';
+import { MAX_ADVERT_MODELS } from '#core/messages/worker-advert.ts';
 import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
-import {
-  ADVERT_PROTOCOL,
-  MAX_ADVERT_MESSAGE_BYTES,
-  TASK_PROTOCOL,
-  messageChannel,
-  parseAdvertAnswer,
-  type WireError,
-} from '#client/p2p/task-protocol.ts';
+import type { WireError } from '#client/p2p/task-protocol.ts';
+import { WorkerSessionStoppedError } from '#client/worker-session/errors.ts';
+import { createWorkerSession, type WorkerSession } from '#client/worker-session/worker-session.ts';
 import {
   limitsFor,
   type DeviceTotals,
@@ -45,7 +44,7 @@ import {
 } from '#core/resources/allocation.ts';
 import type { AccountBalance, AIComputeClient } from '#client/sdk/index.ts';
 import { createModelStore } from '#browser-storage/model-store.ts';
-import { createBrowserNode, webrtcAddresses, type BrowserNode } from '../p2p/create-browser-node.ts';
+import { createBrowserNode } from '../p2p/create-browser-node.ts';
 import { relayMultiaddrOf } from '../p2p/direct-task.ts';
 import { RelayIdentityError, StakeUnavailableError } from './errors.ts';
 import { createInferenceWorkers, type InferenceWorkers } from './inference-workers.ts';
@@ -134,17 +133,14 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
   let state: BrowserWorkerState = 'starting';
   let error: BrowserWorkerStatus['error'];
   let network: AccountId | undefined;
-  let relayPeer: PeerId | undefined;
   let relayAddr: Multiaddr | undefined;
-  let node: BrowserNode | undefined;
   let offered: readonly ModelEntry[] = [];
   let webgpuAdapter = false;
   let inference: InferenceWorkers | undefined;
   let slots: TaskSlots | undefined;
+  let session: WorkerSession | undefined;
   let pause: PauseWatch | undefined;
-  let seq = 0;
   let advert: BrowserWorkerStatus['advert'];
-  let advertChain: Promise<unknown> = Promise.resolve();
   const tasks = { done: 0, failed: 0 };
   let lastTaskThreads: number | undefined;
   let ledger: AccountBalance | undefined;
@@ -165,7 +161,7 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
     return {
       state,
       account: init.signer.accountId,
-      connected: node !== undefined && relayPeer !== undefined && node.getConnections(relayPeer).length > 0,
+      connected: session?.status().connected ?? false,
       paused: pause?.reason(),
       error,
       limits,
@@ -257,114 +253,68 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
     }
   }
 
-  async function connect(signal: AbortSignal): Promise<void> {
-    if (relayAddr === undefined || relayPeer === undefined || network === undefined || slots === undefined) {
-      throw new Error('internal: connecting before start');
-    }
-    const relay = relayPeer;
-    const taskSlots = slots;
-    const net = network;
-    state = 'connecting';
-    emit();
-    const created = await createBrowserNode({
-      relayMultiaddr: relayAddr,
-      privateKey: signerPrivateKey(init.signer),
-      listen: true,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(20_000)]),
-    });
-    node = created;
-    await created.handle(
-      TASK_PROTOCOL,
-      createTaskHandler({
-        relay,
-        network: net,
-        // Phones that dial this tab over WebRTC bring the relay's assignment naming this account.
-        account: init.signer.accountId,
-        signer: init.signer,
-        verifier: nobleVerifier,
-        slots: taskSlots,
+  /** The session over this tab's libp2p node, its Web Workers and its pause rules. */
+  function createSession(net: AccountId, relay: Multiaddr, taskSlots: TaskSlots): WorkerSession {
+    return createWorkerSession({
+      signer: init.signer,
+      verifier: nobleVerifier,
+      network: net,
+      relay: peerIdFromString(net),
+      connect: async ({ signal, setup }) => {
+        const created = await createBrowserNode({
+          relayMultiaddr: relay,
+          privateKey: signerPrivateKey(init.signer),
+          listen: true,
+          signal: AbortSignal.any([signal, AbortSignal.timeout(20_000)]),
+        });
+        await setup(created);
+        return created;
+      },
+      // Paused: no models, so the scheduler picks this worker for nothing until it resumes.
+      advert: () => ({
+        models: pause?.reason() === undefined ? offered.map((entry) => entry.id) : [],
+        backend: webgpu() ? 'webgpu' : 'wasm',
+        allocation: settings.allocation,
+        pricePerUnit,
+      }),
+      prepare: createTaskHandler({
         offered: (model: ModelId) => offered.find((entry) => entry.id === model),
         pausedReason: () => pause?.reason(),
         infer: (entry, input, taskSignal) => {
           if (inference === undefined) throw new Error('internal: no inference workers');
           return inference.run(entry, input, { signal: taskSignal });
         },
-        signal: stopping.signal,
-        onEvent: onTask,
       }),
-      { maxInboundStreams: 32 },
-    );
-    created.addEventListener('peer:disconnect', (event) => {
-      if (!event.detail.equals(relay) || node !== created || stopping.signal.aborted) return;
-      error = { code: 'disconnected', message: 'the relay connection closed; reconnecting' };
-      emit();
-      void reconnect();
-    });
-    state = 'online';
-    emit();
-  }
-
-  async function reconnect(): Promise<void> {
-    const old = node;
-    node = undefined;
-    await Promise.resolve(old?.stop()).catch(() => undefined);
-    let delay = 1000;
-    while (!stopping.signal.aborted) {
-      try {
-        await connect(stopping.signal);
-        error = undefined;
-        await advertise();
-        return;
-      } catch (cause) {
-        error = { code: 'unreachable', message: messageOf(cause) };
+      slots: taskSlots,
+      // A tab that cannot reach its relay at first says so; one that loses it later keeps trying.
+      retryFirstConnect: false,
+      reconnectDelayMs: 1000,
+      stopGraceMs: STOP_GRACE_MS,
+      maxInboundStreams: 32,
+      ...(init.advertIntervalMs === undefined ? {} : { advertIntervalMs: init.advertIntervalMs }),
+      onState: (next) => {
+        if (state === 'stopped' || state === 'failed') return;
+        if (next === 'connecting' || next === 'online') {
+          state = next;
+          emit();
+        }
+      },
+      onConnection: (event) => {
+        if (event.connected) {
+          if (error?.code === 'disconnected' || error?.code === 'unreachable') error = undefined;
+        } else if (event.reason === 'closed') {
+          error = { code: 'disconnected', message: 'the relay connection closed; reconnecting' };
+        } else {
+          error = { code: 'unreachable', message: event.error ?? 'the relay is unreachable' };
+        }
         emit();
-        await sleep(delay, stopping.signal).catch(() => undefined);
-        delay = Math.min(30_000, delay * 2);
-      }
-    }
-  }
-
-  /** Signs and sends an advert of the settings now; one at a time, so `seq` order is the order of changes. */
-  function advertise(): Promise<void> {
-    const run = advertChain.then(sendAdvert);
-    advertChain = run.catch(() => undefined);
-    return run;
-  }
-
-  async function sendAdvert(): Promise<void> {
-    const current = node;
-    if (current === undefined || relayPeer === undefined || network === undefined || state !== 'online') return;
-    // Paused: no models, so the scheduler picks this worker for nothing until it resumes.
-    const models = pause?.reason() === undefined ? offered.map((entry) => entry.id) : [];
-    seq = Math.max(seq + 1, Date.now());
-    const payload: WorkerAdvertPayload = {
-      v: 1,
-      net: network,
-      models,
-      backend: webgpu() ? 'webgpu' : 'wasm',
-      allocation: settings.allocation,
-      pricePerUnit,
-      addrs: webrtcAddresses(current)
-        .map(String)
-        .filter((text) => text.length <= 256)
-        .slice(0, MAX_ADVERT_ADDRS),
-      seq,
-      ts: Date.now(),
-    };
-    const bytes = encodeEnvelope(await signEnvelope(init.signer, 'advert', payload));
-    const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(10_000)]);
-    try {
-      const stream = await current.dialProtocol(relayPeer, ADVERT_PROTOCOL, { signal });
-      const channel = messageChannel(stream, MAX_ADVERT_MESSAGE_BYTES);
-      await channel.writeBytes(bytes, { signal });
-      const answer = parseAdvertAnswer(await channel.read({ signal }));
-      await stream.close({ signal }).catch(() => undefined);
-      if (answer === undefined) throw new Error('the relay answered the advert with something else');
-      advert = { seq, ok: answer.ok, error: answer.ok ? undefined : answer.error, models: models.length };
-    } catch (cause) {
-      advert = { seq, ok: false, error: { code: 'unreachable', message: messageOf(cause) }, models: models.length };
-    }
-    emit();
+      },
+      onAdvert: (outcome) => {
+        advert = { seq: outcome.seq, ok: outcome.ok, error: outcome.error, models: outcome.payload.models.length };
+        emit();
+      },
+      onTask,
+    });
   }
 
   async function start(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
@@ -376,7 +326,6 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       if (bootstrap.peerId !== network) {
         throw new RelayIdentityError(`the relay's libp2p identity ${bootstrap.peerId} is not network ${network}`);
       }
-      relayPeer = peerIdFromString(bootstrap.peerId);
       relayAddr = relayMultiaddrOf(init.relayUrl, bootstrap.peerId);
       state = 'staking';
       emit();
@@ -389,17 +338,14 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
         ortBaseUrl: new URL('ort/', base(init.relayUrl)).href,
       });
       slots = createTaskSlots({ concurrency: limits.concurrentTasks, dutyCycle: limits.dutyCycle });
+      session = createSession(network, relayAddr, slots);
       await warmInference();
       pause = watchPause(pauseRules(), () => {
         emit();
-        void advertise();
+        void session?.advertise();
       });
-      await connect(signal);
-      await advertise();
-      timers.push(
-        setInterval(() => void advertise(), init.advertIntervalMs ?? 20_000),
-        setInterval(() => void refreshBalance(), init.balanceIntervalMs ?? 10_000),
-      );
+      await session.start({ signal });
+      timers.push(setInterval(() => void refreshBalance(), init.balanceIntervalMs ?? 10_000));
     } catch (cause) {
       await stop();
       state = 'failed';
@@ -428,15 +374,11 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
     state = 'stopped';
     for (const timer of timers.splice(0)) clearInterval(timer);
     pause?.stop();
-    await Promise.resolve(node?.unhandle(TASK_PROTOCOL)).catch(() => undefined);
     // No new tasks; running ones get a moment to be answered (and paid) before the node goes.
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while ((slots?.running ?? 0) > 0 && Date.now() < deadline) await sleep(50, new AbortController().signal);
-    stopping.abort(new Error('contributing was switched off'));
-    slots?.close(new Error('contributing was switched off'));
-    const current = node;
-    node = undefined;
-    await Promise.resolve(current?.stop()).catch(() => undefined);
+    await session?.stop();
+    const reason = new WorkerSessionStoppedError('contributing was switched off');
+    stopping.abort(reason);
+    slots?.close(reason);
     inference?.stop();
     emit();
   }
@@ -456,10 +398,10 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       if (before !== undefined && (before.threads !== limits.threads || before.webgpu !== webgpu())) {
         void warmInference();
       }
-      slots?.resize({ concurrency: limits.concurrentTasks, dutyCycle: limits.dutyCycle });
+      session?.resize({ concurrency: limits.concurrentTasks, dutyCycle: limits.dutyCycle });
       pause?.setRules(pauseRules());
       emit();
-      await advertise();
+      await session?.advertise();
     },
   };
 }
@@ -480,18 +422,4 @@ async function hasWebGpuAdapter(): Promise<boolean> {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason as Error);
-      },
-      { once: true },
-    );
-  });
 }

@@ -36,3 +36,27 @@ export class TaskSlotsBusyError extends Error {
   override readonly name = 'TaskSlotsBusyError';
   readonly code = 'busy';
 }
+
+/** `start()` was called on a session that is not idle: a session runs once. */
+export class WorkerSessionStartedError extends Error {
+  override readonly name = 'WorkerSessionStartedError';
+  readonly code = 'already-started';
+}
+
+/** The session is stopping: why the running tasks and the connection attempts were aborted. */
+export class WorkerSessionStoppedError extends Error {
+  override readonly name = 'WorkerSessionStoppedError';
+  readonly code = 'worker-stopping';
+}
+
+/** The relay connection was gone by the time the session came online, so it connects again. */
+export class RelayConnectionLostError extends Error {
+  override readonly name = 'RelayConnectionLostError';
+  readonly code = 'relay-connection-lost';
+}
+
+/** The relay answered an advert with something that is not an advert answer. */
+export class InvalidAdvertAnswerError extends Error {
+  override readonly name = 'InvalidAdvertAnswerError';
+  readonly code = 'invalid-advert-answer';
+}
