@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TaskSlotsBusyError } from '#client/worker-session/errors.ts';
 import { createTaskSlots } from '#client/worker-session/task-slots.ts';
 
@@ -11,9 +11,18 @@ function held(): { readonly task: () => Promise<void>; readonly finish: () => vo
   return { task: () => done, finish };
 }
 
-const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A task that takes `ms` of (fake) time. */
+const lasting = (ms: number) => (): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('task slots (both desktop workers admit tasks through them)', () => {
+  // The slots time their rests and waits with setTimeout, Date and performance: all fake here, so no test sleeps.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('runs at most `concurrency` at once and admits a waiting task when one ends', async () => {
     const slots = createTaskSlots({ concurrency: 1, dutyCycle: 1 });
     const first = held();
@@ -23,7 +32,7 @@ describe('task slots (both desktop workers admit tasks through them)', () => {
       secondRan = true;
       return Promise.resolve('second');
     });
-    await tick(10);
+    await vi.advanceTimersByTimeAsync(10);
     expect({ ...slots.stats(), running: slots.running, secondRan }).toEqual({
       running: 1,
       resting: 0,
@@ -41,7 +50,9 @@ describe('task slots (both desktop workers admit tasks through them)', () => {
     const first = held();
     const running = slots.run(first.task);
     const refused = slots.run(() => Promise.resolve());
-    await expect(refused).rejects.toBeInstanceOf(TaskSlotsBusyError);
+    const refusal = expect(refused).rejects.toBeInstanceOf(TaskSlotsBusyError);
+    await vi.advanceTimersByTimeAsync(30);
+    await refusal;
     await expect(refused).rejects.toMatchObject({ name: 'TaskSlotsBusyError', code: 'busy' });
 
     class OwnBusy extends Error {
@@ -50,7 +61,9 @@ describe('task slots (both desktop workers admit tasks through them)', () => {
     const own = createTaskSlots({ concurrency: 1, dutyCycle: 1, maxWaitMs: 30, busyError: (m) => new OwnBusy(m) });
     const ownFirst = held();
     const ownRunning = own.run(ownFirst.task);
-    await expect(own.run(() => Promise.resolve())).rejects.toMatchObject({ code: 'own-busy' });
+    const ownRefusal = expect(own.run(() => Promise.resolve())).rejects.toMatchObject({ code: 'own-busy' });
+    await vi.advanceTimersByTimeAsync(30);
+    await ownRefusal;
     first.finish();
     ownFirst.finish();
     await Promise.all([running, ownRunning]);
@@ -74,22 +87,29 @@ describe('task slots (both desktop workers admit tasks through them)', () => {
   });
 
   it('rests a slot after a task to keep the duty cycle, refusing at once when the rest outlasts the wait', async () => {
-    // A 1% share: a task of ~20 ms leaves its slot resting ~2 s, longer than the 100 ms wait.
+    // A 1% share: a task of 20 ms leaves its slot resting ~2 s, longer than the 100 ms wait.
     const slots = createTaskSlots({ concurrency: 1, dutyCycle: 0.01, maxWaitMs: 100 });
-    await slots.run(() => tick(20));
+    const task = slots.run(lasting(20));
+    await vi.advanceTimersByTimeAsync(20);
+    await task;
     expect(slots.stats().resting).toBe(1);
-    const started = performance.now();
+    // Refused with no time passing at all: no timer had to fire.
     await expect(slots.run(() => Promise.resolve())).rejects.toMatchObject({ code: 'busy' });
-    expect(performance.now() - started).toBeLessThan(100);
     slots.close(new Error('done'));
     expect(slots.stats().resting).toBe(0);
   });
 
   it('frees the slot after a short rest', async () => {
-    // Half the time: a ~20 ms task rests its slot ~20 ms, shorter than the wait.
+    // Half the time: a 20 ms task rests its slot 20 ms, shorter than the wait.
     const slots = createTaskSlots({ concurrency: 1, dutyCycle: 0.5, maxWaitMs: 2000 });
-    await slots.run(() => tick(20));
-    await expect(slots.run(() => Promise.resolve('next'))).resolves.toBe('next');
+    const task = slots.run(lasting(20));
+    await vi.advanceTimersByTimeAsync(20);
+    await task;
+    expect(slots.stats().resting).toBe(1);
+    const next = slots.run(() => Promise.resolve('next'));
+    await vi.advanceTimersByTimeAsync(20);
+    await expect(next).resolves.toBe('next');
+    expect(slots.stats()).toEqual({ running: 0, resting: 0, waiting: 0 });
   });
 
   it('gives up waiting when the signal aborts, and refuses everything once closed', async () => {
