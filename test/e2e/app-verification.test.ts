@@ -95,6 +95,19 @@ async function checks(): Promise<Record<string, string>> {
 }
 
 describe('verification on the phone', () => {
+  it('keeps the Run screen’s model, input and result when the user leaves it and comes back', async () => {
+    const text = 'Questa è una frase italiana, scritta per tornare alla stessa schermata.';
+    const id = await runTask(text);
+    await navigateTo(page, '/wallet');
+    await page.locator('[data-testid=account-id]').waitFor();
+    await navigateTo(page, '/run');
+    const checked = page.locator('[data-testid=model-option]:has(input:checked)');
+    await expect(checked.getAttribute('data-model')).resolves.toBe('lande-t50');
+    await expect(page.locator('[data-testid=run-text]').inputValue()).resolves.toBe(text);
+    await page.locator('[data-testid=run-result][data-state=done]').waitFor();
+    await expect(page.locator('[data-testid=run-verify-link]').getAttribute('href')).resolves.toBe(`/tasks/${id}`);
+  });
+
   it('shows a genuine network task verified, every check passed', async () => {
     await runTask('Ceci est une phrase tout à fait ordinaire, écrite en français.');
     expect(await openVerification()).toBe('true');

@@ -106,8 +106,8 @@ export async function startDesktopWorker(relay: RelayProcess): Promise<DesktopWo
 /** The account of the app open in `page`. */
 export function appAccount(page: Page): Promise<string> {
   return page.evaluate(() => {
-    const app = document.querySelector('acn-app') as unknown as { services?: { account: string } } | null;
-    const account = app?.services?.account;
+    const app = document.querySelector('acn-app') as unknown as { services?: { account: { account: string } } } | null;
+    const account = app?.services?.account.account;
     if (account === undefined) throw new Error('the app has no services yet');
     return account;
   });
@@ -160,22 +160,27 @@ export function submitFromPhone(
       }>;
     }
     interface Services {
-      catalogue(): Promise<{ models: { id: string }[] }>;
-      submit(entry: unknown, input: { bytes: Uint8Array; maxPrice: number }): Promise<Outcome>;
-      client: { waitForResult(id: string): Promise<{ task: { id: string; worker?: string; state: string } }> };
+      models: { catalogue(): Promise<{ models: { id: string }[] }> };
+      tasks: {
+        submit(entry: unknown, input: { bytes: Uint8Array; maxPrice: number }): Promise<Outcome>;
+        waitForResult(id: string): Promise<{ task: { id: string; worker?: string; state: string } }>;
+      };
     }
     const app = document.querySelector('acn-app') as unknown as { services?: Services } | null;
     const services = app?.services;
     if (services === undefined) throw new Error('the app has no services yet');
-    const catalogue = await services.catalogue();
+    const catalogue = await services.models.catalogue();
     return Promise.all(
       jobs.map(async (job) => {
         const entry = catalogue.models.find((m) => m.id === job.model);
         if (entry === undefined) throw new Error(`no model ${job.model}`);
-        const outcome = await services.submit(entry, { bytes: Uint8Array.from(job.input), maxPrice: job.maxPrice });
+        const outcome = await services.tasks.submit(entry, {
+          bytes: Uint8Array.from(job.input),
+          maxPrice: job.maxPrice,
+        });
         if (outcome.kind !== 'sent' || outcome.task === undefined) throw new Error(`the task was ${outcome.kind}`);
         if (outcome.direct === undefined) {
-          const result = await services.client.waitForResult(outcome.task.id);
+          const result = await services.tasks.waitForResult(outcome.task.id);
           return {
             id: result.task.id,
             via: 'brokered',

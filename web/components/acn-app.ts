@@ -3,18 +3,30 @@
  * bottom navigation (one-handed use on a phone) and the update toast. Screens
  * are loaded on demand (one dynamic import per page); the services (SDK,
  * storage, keys) are loaded after the first render by {@link AcnApp.loadServices}
- * and handed down through `@lit/context`.
+ * and handed down through `@lit/context`, one context per service, so each
+ * element consumes only the services it uses.
  */
 import { provide } from '@lit/context';
 import { css, html, LitElement, nothing, svg, type PropertyValues, type TemplateResult } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import {
+  accountContext,
+  connectionContext,
+  contributionContext,
   initialStatus,
-  servicesContext,
+  modelsContext,
+  runContext,
   statusContext,
+  tasksContext,
+  type AccountService,
   type AppServices,
   type AppStatus,
+  type ConnectionService,
   type ConnectionState,
+  type ContributionService,
+  type ModelService,
+  type RunSession,
+  type TaskService,
 } from '../services/app-context.ts';
 import { probeDevice, type DeviceKind } from '../services/device-probe.ts';
 import { parseRoute, routePath, type Route } from '../services/routes.ts';
@@ -233,10 +245,15 @@ export class AcnApp extends LitElement {
     `,
   ];
 
-  /** The services, once loaded. */
-  @provide({ context: servicesContext })
-  @state()
-  services: AppServices | undefined;
+  /** The services, once loaded (each is also provided on its own below). */
+  @state() services: AppServices | undefined;
+
+  @provide({ context: accountContext }) account: AccountService | undefined;
+  @provide({ context: connectionContext }) connection: ConnectionService | undefined;
+  @provide({ context: tasksContext }) tasks: TaskService | undefined;
+  @provide({ context: modelsContext }) models: ModelService | undefined;
+  @provide({ context: contributionContext }) contribution: ContributionService | undefined;
+  @provide({ context: runContext }) run: RunSession | undefined;
 
   @provide({ context: statusContext })
   @state()
@@ -304,13 +321,22 @@ export class AcnApp extends LitElement {
       const { startAppServices } = await import('../services/app-services.ts');
       // Evaluating the services' modules is a task of its own; starting them is the next.
       await yieldToMain();
-      this.services = await startAppServices({
+      const services = await startAppServices({
         location,
         history,
         onStatus: (status) => {
           this.status = status;
         },
       });
+      this.services = services;
+      ({
+        account: this.account,
+        connection: this.connection,
+        tasks: this.tasks,
+        models: this.models,
+        contribution: this.contribution,
+        run: this.run,
+      } = services);
     } catch (error) {
       this.status = {
         ...this.status,

@@ -7,7 +7,7 @@
 import { consume } from '@lit/context';
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { servicesContext, type AppServices } from '../services/app-context.ts';
+import { accountContext, type AccountService } from '../services/app-context.ts';
 import { errorText } from '../services/error-text.ts';
 import { formText } from '../services/form-field.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
@@ -38,9 +38,9 @@ export class AcnBackupRestore extends LitElement {
   /** Which forms to show. */
   @property() mode: 'backup' | 'restore' | 'both' = 'both';
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: accountContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  account: AccountService | undefined;
 
   @state() private backupBusy = false;
   @state() private restoreBusy = false;
@@ -61,17 +61,16 @@ export class AcnBackupRestore extends LitElement {
       this.backupOutcome = { tone: 'error', text: 'The two passphrases differ. Type the same passphrase twice.' };
       return;
     }
-    const services = this.services;
-    if (!services) return;
+    const account = this.account;
+    if (!account) return;
     this.backupBusy = true;
     this.backupOutcome = { tone: 'info', text: 'Encrypting your key… this takes a few seconds.' };
     try {
-      const { exportBackup } = await import('../keys/backup.ts');
-      const text = await exportBackup(services.db, passphrase);
+      const text = await account.exportBackup(passphrase);
       const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
       const link = document.createElement('a');
       link.href = url;
-      link.download = `acn-backup-${services.account.slice(-8)}.json`;
+      link.download = `acn-backup-${account.account.slice(-8)}.json`;
       link.click();
       setTimeout(() => {
         URL.revokeObjectURL(url);
@@ -103,14 +102,13 @@ export class AcnBackupRestore extends LitElement {
       this.restoreOutcome = { tone: 'error', text: 'Enter the passphrase of the backup.' };
       return;
     }
-    const services = this.services;
-    if (!services) return;
+    const account = this.account;
+    if (!account) return;
     this.restoreBusy = true;
     this.restoreOutcome = { tone: 'info', text: 'Decrypting your backup… this takes a few seconds.' };
     try {
-      const { importBackup } = await import('../keys/backup.ts');
-      const key = await importBackup(services.db, await file.text(), passphrase);
-      this.restoreOutcome = { tone: 'ok', text: `Account ${key.account.slice(0, 16)}… restored. Reloading…` };
+      const restored = await account.importBackup(await file.text(), passphrase);
+      this.restoreOutcome = { tone: 'ok', text: `Account ${restored.slice(0, 16)}… restored. Reloading…` };
       // Every service holds the old key: start afresh with the restored one.
       setTimeout(() => {
         location.reload();
@@ -172,7 +170,7 @@ export class AcnBackupRestore extends LitElement {
         />
       </div>
       ${this.renderOutcome(this.backupOutcome, 'backup-status')}
-      <button type="submit" ?disabled=${this.backupBusy || !this.services} data-testid="backup-download">
+      <button type="submit" ?disabled=${this.backupBusy || !this.account} data-testid="backup-download">
         ${this.backupBusy ? 'Encrypting…' : 'Download backup'}
       </button>
     </form>`;
@@ -210,7 +208,7 @@ export class AcnBackupRestore extends LitElement {
       <button
         type="submit"
         class="secondary"
-        ?disabled=${this.restoreBusy || !this.services}
+        ?disabled=${this.restoreBusy || !this.account}
         data-testid="restore-submit"
       >
         ${this.restoreBusy ? 'Restoring…' : 'Restore account'}

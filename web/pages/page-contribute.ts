@@ -24,22 +24,14 @@ import {
   type ResourceAllocation,
   type Shares,
 } from '#core/resources/allocation.ts';
-import { servicesContext, type AppServices } from '../services/app-context.ts';
+import { contributionContext, type ContributionService } from '../services/app-context.ts';
 import { deviceTotals } from '../services/device-totals.ts';
 import { errorText } from '../services/error-text.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
-import {
-  activeWorker,
-  reportStatus,
-  setActiveWorker,
-  setKeepRunning,
-  watchActiveWorker,
-  type ActiveWorker,
-} from '../contribution/active-worker.ts';
+import type { ActiveWorker } from '../contribution/active-worker.ts';
 import type { BrowserWorkerStatus } from '../contribution/browser-worker.ts';
 
 /** The settings key of the allocation (read by the workers). */
-export const RESOURCES_SETTING = 'resources';
 
 const PRESET_TEXT: Readonly<Record<PresetName | 'custom', { readonly title: string; readonly text: string }>> = {
   conservative: { title: 'Conservative', text: 'A little, barely noticeable.' },
@@ -129,9 +121,9 @@ export class PageContribute extends LitElement {
     `,
   ];
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: contributionContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  contribution: ContributionService | undefined;
 
   @state() private allocation: ResourceAllocation = presetAllocation();
   @state() private saved: 'saved' | 'saving' | undefined;
@@ -142,7 +134,7 @@ export class PageContribute extends LitElement {
   @state() private worker: BrowserWorkerStatus | undefined;
   @state() private workerError: { readonly code: string; readonly message: string } | undefined;
 
-  private loadedFor: AppServices | undefined;
+  private loadedFor: ContributionService | undefined;
   private unwatch: (() => void) | undefined;
 
   private readonly device = new Task(this, {
@@ -151,54 +143,48 @@ export class PageContribute extends LitElement {
   });
 
   protected override willUpdate(): void {
-    if (this.services && this.loadedFor !== this.services) {
-      this.loadedFor = this.services;
-      void this.load(this.services);
+    if (this.contribution && this.loadedFor !== this.contribution) {
+      this.loadedFor = this.contribution;
+      void this.load(this.contribution);
+      this.follow(this.contribution);
     }
   }
 
   override connectedCallback(): void {
     super.connectedCallback();
-    // The worker outlives this screen: coming back shows the one running.
+    if (this.contribution) this.follow(this.contribution);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.unwatch?.();
+    this.unwatch = undefined;
+  }
+
+  /** The worker outlives this screen: coming back shows the one running. */
+  private follow(contribution: ContributionService): void {
     const show = (active: ActiveWorker | undefined): void => {
       if (active === undefined) return;
       this.contributing = true;
       this.keepRunning = active.keepRunning;
       this.worker = active.status;
     };
-    show(activeWorker());
-    this.unwatch = watchActiveWorker(show);
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
     this.unwatch?.();
+    show(contribution.active());
+    this.unwatch = contribution.watch(show);
   }
 
   private async startContributing(): Promise<void> {
-    const services = this.services;
-    if (!services || activeWorker()) return;
+    const contribution = this.contribution;
+    if (!contribution || contribution.active()) return;
     this.contributing = true;
     this.workerError = undefined;
     try {
-      const [{ createBrowserWorker }, device] = await Promise.all([
-        import('../contribution/browser-worker.ts'),
-        this.device.value ?? deviceTotals(),
-      ]);
+      const device = await (this.device.value ?? deviceTotals());
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- switched off during the await
       if (!this.contributing) return;
-      const worker = createBrowserWorker({
-        relayUrl: services.relayUrl,
-        client: services.client,
-        signer: services.key.signer,
-        device,
-        settings: { allocation: this.allocation, keepRunning: this.keepRunning },
-        onStatus: (status) => {
-          reportStatus(worker, status);
-        },
-      });
-      setActiveWorker(worker, this.keepRunning);
-      await worker.start();
+      // Switched off while the worker's module loads: the service starts nothing.
+      await contribution.start({ allocation: this.allocation, keepRunning: this.keepRunning }, device);
     } catch (error) {
       const code = (error as { code?: unknown } | undefined)?.code;
       // A balance too low to stake says exactly how many tokens are missing: shown as it is.
@@ -211,32 +197,28 @@ export class PageContribute extends LitElement {
 
   private async stopContributing(): Promise<void> {
     this.contributing = false;
-    const worker = activeWorker()?.worker;
-    setActiveWorker(undefined);
-    await worker?.stop();
+    await this.contribution?.stop();
   }
 
   /** Hands the allocation now to the running worker (threads, slots, GPU, pause rules, a new advert). */
   private applyToWorker(): void {
-    void activeWorker()
-      ?.worker.update({ allocation: this.allocation, keepRunning: this.keepRunning })
+    void this.contribution
+      ?.update({ allocation: this.allocation, keepRunning: this.keepRunning })
       .catch((error: unknown) => {
         this.workerError = { code: 'update-failed', message: errorText(error).message };
       });
   }
 
-  private async load(services: AppServices): Promise<void> {
-    const stored = await services.readSetting(RESOURCES_SETTING);
-    if (stored === undefined) return;
-    const decoded = decodeResourceAllocation(stored);
+  private async load(contribution: ContributionService): Promise<void> {
     // A setting written by an older version that no longer fits is replaced by the default.
-    if (decoded.ok) this.allocation = decoded.value;
+    const stored = await contribution.loadAllocation();
+    if (stored !== undefined) this.allocation = stored;
   }
 
   private async save(next: ResourceAllocation): Promise<void> {
     this.allocation = next;
-    const services = this.services;
-    if (!services) return;
+    const contribution = this.contribution;
+    if (!contribution) return;
     const checked = decodeResourceAllocation(next);
     if (!checked.ok) {
       this.saveError = checked.error.message;
@@ -246,7 +228,7 @@ export class PageContribute extends LitElement {
     this.saveError = undefined;
     try {
       this.applyToWorker();
-      await services.writeSetting(RESOURCES_SETTING, checked.value);
+      await contribution.saveAllocation(checked.value);
       this.saved = 'saved';
     } catch (error) {
       this.saved = undefined;
@@ -350,7 +332,7 @@ export class PageContribute extends LitElement {
           role="switch"
           data-testid="contribute-switch"
           .checked=${this.contributing}
-          ?disabled=${!this.services}
+          ?disabled=${!this.contribution}
           @change=${(e: Event) => {
             if ((e.target as HTMLInputElement).checked) void this.startContributing();
             else void this.stopContributing();
@@ -365,7 +347,7 @@ export class PageContribute extends LitElement {
           .checked=${this.keepRunning}
           @change=${(e: Event) => {
             this.keepRunning = (e.target as HTMLInputElement).checked;
-            setKeepRunning(this.keepRunning);
+            this.contribution?.setKeepRunning(this.keepRunning);
             this.applyToWorker();
           }}
         />

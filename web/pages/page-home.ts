@@ -7,7 +7,7 @@ import { Task } from '@lit/task';
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import '../components/acn-task-row.ts';
-import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
+import { tasksContext, statusContext, type TaskService, type AppStatus } from '../services/app-context.ts';
 import { UNREACHABLE_TEXT } from '../services/error-text.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
 import { formatCount } from '../services/format-count.ts';
@@ -30,20 +30,20 @@ export class PageHome extends LitElement {
     `,
   ];
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: tasksContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  tasks: TaskService | undefined;
 
   @consume({ context: statusContext, subscribe: true })
   @state()
   status!: AppStatus;
 
   private readonly recent = new Task(this, {
-    task: async ([services], { signal }) => {
-      if (!services) return undefined;
-      return services.history({ limit: RECENT, signal });
+    task: async ([tasks], { signal }) => {
+      if (!tasks) return undefined;
+      return tasks.history({ limit: RECENT, signal });
     },
-    args: () => [this.services, this.status.connection, this.status.outboxQueued] as const,
+    args: () => [this.tasks, this.status.connection, this.status.outboxQueued] as const,
   });
 
   override render(): TemplateResult {

@@ -10,7 +10,7 @@ import { customElement, state } from 'lit/decorators.js';
 import type { EventSubscription, RelayEventType, SubscriptionState } from '#client/sdk/events.ts';
 import '../components/acn-chart.ts';
 import type { ChartSeries } from '../components/acn-chart.ts';
-import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
+import { connectionContext, statusContext, type ConnectionService, type AppStatus } from '../services/app-context.ts';
 import { errorText } from '../services/error-text.ts';
 import { networkHealth, networkPeers, networkStats } from '../services/network-api.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
@@ -59,9 +59,9 @@ export class PageNetwork extends LitElement {
     `,
   ];
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: connectionContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  connection: ConnectionService | undefined;
 
   @consume({ context: statusContext, subscribe: true })
   @state()
@@ -77,27 +77,27 @@ export class PageNetwork extends LitElement {
   private timer: ReturnType<typeof setInterval> | undefined;
 
   private readonly relay = new Task(this, {
-    task: async ([services], { signal }) => (services ? services.client.status({ signal }) : undefined),
-    args: () => [this.services, this.status.connection] as const,
+    task: async ([connection], { signal }) => (connection ? connection.client.status({ signal }) : undefined),
+    args: () => [this.connection, this.status.connection] as const,
   });
 
   private readonly health = new Task(this, {
-    task: async ([services], { signal }) => (services ? networkHealth(services.relayUrl, { signal }) : undefined),
-    args: () => [this.services, this.status.connection, this.revision] as const,
+    task: async ([connection], { signal }) => (connection ? networkHealth(connection.relayUrl, { signal }) : undefined),
+    args: () => [this.connection, this.status.connection, this.revision] as const,
   });
 
   private readonly stats = new Task(this, {
-    task: async ([services], { signal }) => (services ? networkStats(services.relayUrl, { signal }) : undefined),
-    args: () => [this.services, this.status.connection, this.revision] as const,
+    task: async ([connection], { signal }) => (connection ? networkStats(connection.relayUrl, { signal }) : undefined),
+    args: () => [this.connection, this.status.connection, this.revision] as const,
   });
 
   private readonly peers = new Task(this, {
-    task: async ([services], { signal }) => (services ? networkPeers(services.relayUrl, { signal }) : undefined),
-    args: () => [this.services, this.status.connection, this.revision] as const,
+    task: async ([connection], { signal }) => (connection ? networkPeers(connection.relayUrl, { signal }) : undefined),
+    args: () => [this.connection, this.status.connection, this.revision] as const,
   });
 
   protected override updated(changed: PropertyValues): void {
-    if (changed.has('services') && this.services && !this.events) this.subscribe(this.services);
+    if (changed.has('connection') && this.connection && !this.events) this.subscribe(this.connection);
   }
 
   override disconnectedCallback(): void {
@@ -108,8 +108,8 @@ export class PageNetwork extends LitElement {
   }
 
   /** Every event of the network (not only this account's), counted into the chart's buckets. */
-  private subscribe(services: AppServices): void {
-    const events = services.client.events();
+  private subscribe(connection: ConnectionService): void {
+    const events = connection.client.events();
     this.events = events;
     events.onState((state) => {
       this.live = state;
@@ -156,14 +156,14 @@ export class PageNetwork extends LitElement {
   }
 
   override render(): TemplateResult {
-    const services = this.services;
-    const pin = services?.pinnedRelay;
+    const connection = this.connection;
+    const pin = connection?.pinnedRelay;
     return html`<h1>Network</h1>
       <section class="card" aria-labelledby="relay-heading">
         <h2 id="relay-heading">Relay</h2>
         <dl>
           <dt>Address</dt>
-          <dd class="mono" data-testid="relay-url">${services?.relayUrl ?? location.origin}</dd>
+          <dd class="mono" data-testid="relay-url">${connection?.relayUrl ?? location.origin}</dd>
           <dt>Key</dt>
           <dd class="mono" data-testid="relay-key">${pin?.account ?? 'not pinned yet'}</dd>
           <dt>Pinned from</dt>

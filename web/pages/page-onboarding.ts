@@ -12,7 +12,7 @@ import { customElement, state } from 'lit/decorators.js';
 import type { PowProgress } from '#core/pow/pow.ts';
 import '../components/acn-backup-restore.ts';
 import '../components/acn-progress.ts';
-import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
+import { accountContext, statusContext, type AccountService, type AppStatus } from '../services/app-context.ts';
 import { errorText, type ErrorText } from '../services/error-text.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
 import { formatCount } from '../services/format-count.ts';
@@ -43,9 +43,9 @@ export class PageOnboarding extends LitElement {
     `,
   ];
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: accountContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  account: AccountService | undefined;
 
   @consume({ context: statusContext, subscribe: true })
   @state()
@@ -64,8 +64,8 @@ export class PageOnboarding extends LitElement {
   }
 
   private async start(): Promise<void> {
-    const services = this.services;
-    if (!services) return;
+    const account = this.account;
+    if (!account) return;
     this.controller?.abort();
     const controller = new AbortController();
     this.controller = controller;
@@ -73,7 +73,7 @@ export class PageOnboarding extends LitElement {
     this.progress = undefined;
     this.step = 'solving';
     try {
-      await services.onboard({
+      await account.onboard({
         signal: controller.signal,
         onProgress: (progress) => {
           // Workers report after every batch; a few repaints a second are enough for a progress bar.
@@ -158,12 +158,12 @@ export class PageOnboarding extends LitElement {
               : nothing
           }
           ${
-            step === 'idle' && !this.services
+            step === 'idle' && !this.account
               ? html`<acn-progress data-testid="onboarding-preparing" label="Getting ready"></acn-progress>`
               : nothing
           }
           ${
-            step === 'idle' && this.services
+            step === 'idle' && this.account
               ? html`<button data-testid="onboarding-start" @click=${() => void this.start()}>
                   Create my account
                 </button>`

@@ -14,7 +14,14 @@ import '../components/acn-task-output.ts';
 import '../components/acn-task-row.ts';
 import '../components/acn-verification.ts';
 import type { OutboxEntry } from '#browser-storage/outbox/outbox-store.ts';
-import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
+import {
+  modelsContext,
+  statusContext,
+  tasksContext,
+  type AppStatus,
+  type ModelService,
+  type TaskService,
+} from '../services/app-context.ts';
 import { errorText } from '../services/error-text.ts';
 import { outputViewOf, type OutputView } from '../services/output-view.ts';
 import { STATE_TEXT } from '../services/task-history.ts';
@@ -62,9 +69,13 @@ export class PageTasks extends LitElement {
   /** The task shown, or undefined for the list. */
   @property({ attribute: false }) taskId: string | undefined;
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: tasksContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  tasks: TaskService | undefined;
+
+  @consume({ context: modelsContext, subscribe: true })
+  @state()
+  models: ModelService | undefined;
 
   @consume({ context: statusContext, subscribe: true })
   @state()
@@ -79,39 +90,39 @@ export class PageTasks extends LitElement {
   private offEvents: (() => void) | undefined;
 
   private readonly list = new Task(this, {
-    task: async ([services, taskId], { signal }) => {
-      if (!services || taskId !== undefined) return undefined;
-      return services.history({ signal });
+    task: async ([tasks, taskId], { signal }) => {
+      if (!tasks || taskId !== undefined) return undefined;
+      return tasks.history({ signal });
     },
-    args: () => [this.services, this.taskId, this.status.outboxQueued, this.status.connection, this.revision] as const,
+    args: () => [this.tasks, this.taskId, this.status.outboxQueued, this.status.connection, this.revision] as const,
   });
 
   private readonly detail = new Task(this, {
-    task: async ([services, taskId], { signal }): Promise<TaskDetail | undefined> => {
-      if (!services || taskId === undefined) return undefined;
+    task: async ([tasks, models, taskId], { signal }): Promise<TaskDetail | undefined> => {
+      if (!tasks || !models || taskId === undefined) return undefined;
       const parsed = parseTaskId(taskId);
       if (!parsed.ok) throw parsed.error;
-      return this.loadDetail(services, parsed.value, signal);
+      return this.loadDetail(tasks, models, parsed.value, signal);
     },
-    args: () => [this.services, this.taskId, this.status.outboxQueued, this.revision] as const,
+    args: () => [this.tasks, this.models, this.taskId, this.status.outboxQueued, this.revision] as const,
   });
 
   private readonly verification = new Task(this, {
-    task: async ([services, id, state], { signal }) => {
-      if (!services || id === undefined || state === undefined || !WITH_RESULT.has(state)) return undefined;
-      return services.verify(id, { signal });
+    task: async ([tasks, id, state], { signal }) => {
+      if (!tasks || id === undefined || state === undefined || !WITH_RESULT.has(state)) return undefined;
+      return tasks.verify(id, { signal });
     },
     // Checked again only when the task's state changes (completed, then settled), not on every reload.
-    args: () => [this.services, this.detail.value?.id, this.detail.value?.view?.state] as const,
+    args: () => [this.tasks, this.detail.value?.id, this.detail.value?.view?.state] as const,
   });
 
   protected override updated(changed: PropertyValues): void {
-    if (changed.has('services') && this.services && !this.offEvents) {
+    if (changed.has('tasks') && this.tasks && !this.offEvents) {
       // A task of this account finished, or was taken: the list and the task screen read it again.
-      const offDone = this.services.onEvent('task_completed', () => {
+      const offDone = this.tasks.onEvent('task_completed', () => {
         this.revision++;
       });
-      const offSubmitted = this.services.onEvent('task_submitted', () => {
+      const offSubmitted = this.tasks.onEvent('task_submitted', () => {
         this.revision++;
       });
       this.offEvents = () => {
@@ -127,21 +138,26 @@ export class PageTasks extends LitElement {
     super.disconnectedCallback();
   }
 
-  private async loadDetail(services: AppServices, id: TaskId, signal: AbortSignal): Promise<TaskDetail> {
-    const outbox = await services.outboxEntry(id);
+  private async loadDetail(
+    tasks: TaskService,
+    models: ModelService,
+    id: TaskId,
+    signal: AbortSignal,
+  ): Promise<TaskDetail> {
+    const outbox = await tasks.outboxEntry(id);
     let view: TaskView | undefined;
     try {
-      view = await services.client.getTask(id, { signal });
+      view = await tasks.task(id, { signal });
     } catch (error) {
       // Not on the relay yet (queued, or refused): the outbox entry tells its story.
       if (!outbox) throw error;
     }
-    const entry = await services.modelEntry(view?.model ?? outbox?.model ?? '', { signal });
+    const entry = await models.modelEntry(view?.model ?? outbox?.model ?? '', { signal });
     let output: OutputView | undefined;
     let noResult: string | undefined;
     if (view && WITH_RESULT.has(view.state)) {
       try {
-        const result = await services.client.getTaskResult(id, { signal });
+        const result = await tasks.result(id, { signal });
         if (result && entry) output = outputViewOf(entry, result.output);
         else if (result)
           noResult = 'The model of this task is no longer in the catalogue, so its result cannot be shown.';
@@ -162,7 +178,7 @@ export class PageTasks extends LitElement {
   private async sendNow(): Promise<void> {
     this.sendError = undefined;
     try {
-      await this.services?.deliverOutbox();
+      await this.tasks?.deliverOutbox();
     } catch (error) {
       this.sendError = errorText(error).message;
     }

@@ -9,7 +9,7 @@ import { customElement, state } from 'lit/decorators.js';
 import { parseAccountId } from '#core/identity/ids.ts';
 import '../components/acn-backup-restore.ts';
 import '../components/acn-qr.ts';
-import { servicesContext, statusContext, type AppServices, type AppStatus } from '../services/app-context.ts';
+import { accountContext, statusContext, type AccountService, type AppStatus } from '../services/app-context.ts';
 import { errorText } from '../services/error-text.ts';
 import { formText } from '../services/form-field.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
@@ -37,9 +37,9 @@ export class PageWallet extends LitElement {
     `,
   ];
 
-  @consume({ context: servicesContext, subscribe: true })
+  @consume({ context: accountContext, subscribe: true })
   @state()
-  services: AppServices | undefined;
+  accountService: AccountService | undefined;
 
   @consume({ context: statusContext, subscribe: true })
   @state()
@@ -50,14 +50,14 @@ export class PageWallet extends LitElement {
   @state() private copied = false;
 
   private readonly account = new Task(this, {
-    task: async ([services], { signal }) => services?.refreshBalance({ signal }),
-    args: () => [this.services] as const,
+    task: async ([accountService], { signal }) => accountService?.refreshBalance({ signal }),
+    args: () => [this.accountService] as const,
   });
 
   private async send(event: SubmitEvent): Promise<void> {
     event.preventDefault();
-    const services = this.services;
-    if (!services) return;
+    const accountService = this.accountService;
+    if (!accountService) return;
     const form = event.target as HTMLFormElement;
     const data = new FormData(form);
     const to = parseAccountId(formText(data, 'to').trim());
@@ -69,7 +69,7 @@ export class PageWallet extends LitElement {
       };
       return;
     }
-    if (to.value === services.account) {
+    if (to.value === accountService.account) {
       this.outcome = { tone: 'error', text: 'That is your own account. Enter the account you are paying.' };
       return;
     }
@@ -85,10 +85,10 @@ export class PageWallet extends LitElement {
     this.sending = true;
     this.outcome = { tone: 'info', text: 'Sending…' };
     try {
-      const tx = await services.client.transfer(to.value, amount);
+      const tx = await accountService.transfer(to.value, amount);
       form.reset();
       this.outcome = { tone: 'ok', text: `Sent ${amount} tokens. Transaction ${tx.id.slice(0, 12)}…` };
-      await services.refreshBalance();
+      await accountService.refreshBalance();
     } catch (error) {
       const text = errorText(error);
       this.outcome = { tone: 'error', text: text.message, ...(text.code ? { code: text.code } : {}) };
@@ -98,7 +98,7 @@ export class PageWallet extends LitElement {
   }
 
   private async copyAccount(): Promise<void> {
-    const account = this.services?.account;
+    const account = this.accountService?.account;
     if (!account) return;
     await navigator.clipboard.writeText(account);
     this.copied = true;
@@ -168,7 +168,7 @@ export class PageWallet extends LitElement {
           }
           <button
             type="submit"
-            ?disabled=${this.sending || !this.services || status.connection === 'offline'}
+            ?disabled=${this.sending || !this.accountService || status.connection === 'offline'}
             data-testid="transfer-submit"
           >
             ${this.sending ? 'Sending…' : 'Send'}
@@ -182,9 +182,9 @@ export class PageWallet extends LitElement {
         <div class="receive">
           <p>Show this code, or share your account id, to be paid.</p>
           ${
-            this.services
-              ? html`<acn-qr .value=${this.services.account} label="QR code of your account id"></acn-qr>
-                  <p class="mono" data-testid="account-id">${this.services.account}</p>
+            this.accountService
+              ? html`<acn-qr .value=${this.accountService.account} label="QR code of your account id"></acn-qr>
+                  <p class="mono" data-testid="account-id">${this.accountService.account}</p>
                   <button class="secondary" @click=${() => void this.copyAccount()}>
                     ${this.copied ? 'Copied' : 'Copy account id'}
                   </button>`

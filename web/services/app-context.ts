@@ -1,16 +1,34 @@
 /**
- * What the app shell hands down to its pages through `@lit/context`: the
- * services (client, database, account, relay), loaded lazily after the first
- * render, and the app's status (phase, connection, balance, outbox), a new
- * snapshot on every change so consumers re-render.
+ * What the app shell hands down to its elements through `@lit/context`: one
+ * context per focused service (account, relay connection, tasks, models,
+ * contribution, the Run screen's session), each undefined until the services
+ * module has loaded after the first render, and the app's status (phase,
+ * connection, balance, outbox), a new snapshot on every change so consumers
+ * re-render.
  *
- * On the critical path: type-only imports, so none of the services' code is
- * pulled into the first bundle.
+ * On the critical path, and imported by every page: type-only imports, so
+ * none of the services' code (the SDK, storage, libp2p, onnxruntime, noble)
+ * is pulled into the first bundle or into a page's chunk. That is also why
+ * the contexts live here together rather than in each service's module.
  */
 import { createContext } from '@lit/context';
+import type { AccountService } from './account-service.ts';
 import type { AppServices } from './app-services.ts';
+import type { ConnectionService } from './connection-service.ts';
+import type { ContributionService } from './contribution-service.ts';
+import type { ModelService } from './model-service.ts';
+import type { RunSession } from './run-session.ts';
+import type { TaskService } from './task-service.ts';
 
-export type { AppServices };
+export type {
+  AccountService,
+  AppServices,
+  ConnectionService,
+  ContributionService,
+  ModelService,
+  RunSession,
+  TaskService,
+};
 
 /** Whether the relay can be reached. `unreachable`: the device is online but the relay does not answer. */
 export type ConnectionState = 'checking' | 'online' | 'offline' | 'unreachable';
@@ -53,8 +71,23 @@ export function initialStatus(online: boolean): AppStatus {
   };
 }
 
-/** The services, undefined until the services module has loaded. */
-export const servicesContext = createContext<AppServices | undefined>(Symbol('acn-services'));
+/** The account: key, balance, onboarding, transfers, backup. */
+export const accountContext = createContext<AccountService | undefined>(Symbol('acn-account'));
+
+/** The relay connection: SDK client, pinned relay key, reachability, live events. */
+export const connectionContext = createContext<ConnectionService | undefined>(Symbol('acn-connection'));
+
+/** The account's tasks: submit, outbox, history, results, verification. */
+export const tasksContext = createContext<TaskService | undefined>(Symbol('acn-tasks'));
+
+/** The model catalogue and running a model on this device. */
+export const modelsContext = createContext<ModelService | undefined>(Symbol('acn-models'));
+
+/** This tab as a worker for the network: the switch, and the resources it may use. */
+export const contributionContext = createContext<ContributionService | undefined>(Symbol('acn-contribution'));
+
+/** The Run screen's state (model, input, run, result), kept while the user is on other screens. */
+export const runContext = createContext<RunSession | undefined>(Symbol('acn-run'));
 
 /** The app's status; a new object on every change. */
 export const statusContext = createContext<AppStatus>(Symbol('acn-status'));
