@@ -49,12 +49,17 @@ export interface OutboxOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface EnqueueOptions extends OutboxOptions {
+  /** The clock that dates the entry (delivery goes oldest first). Default `Date.now`. */
+  readonly now?: () => number;
+}
+
 /**
  * Queues a signed task and returns its entry. The envelope must be a task
  * and the input the bytes it was signed over; queuing a task already in the
  * outbox returns the existing entry unchanged.
  */
-export async function enqueue(db: AcnDb, task: OutboxTask, options: OutboxOptions = {}): Promise<OutboxEntry> {
+export async function enqueue(db: AcnDb, task: OutboxTask, options: EnqueueOptions = {}): Promise<OutboxEntry> {
   options.signal?.throwIfAborted();
   const bytes = task.envelope instanceof Uint8Array ? task.envelope : encodeEnvelope(task.envelope);
   const envelope = decodeEnvelope(bytes);
@@ -71,7 +76,7 @@ export async function enqueue(db: AcnDb, task: OutboxTask, options: OutboxOption
     input: Uint8Array.from(task.input),
     model: payload.model,
     maxPrice: payload.maxPrice,
-    createdAt: Date.now(),
+    createdAt: (options.now ?? Date.now)(),
     state: 'queued',
     attempts: 0,
   });
@@ -102,6 +107,8 @@ export interface DeliverOptions extends OutboxOptions {
    * failure marks the entry failed with the error's `code`.
    */
   readonly isRetryable: (error: unknown) => boolean;
+  /** The clock that dates a delivery. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -143,7 +150,7 @@ async function deliverQueued(db: AcnDb, submit: SubmitTask, options: DeliverOpti
     }
     await record(db, next.taskId, (entry) => {
       const done: Mutable<OutboxEntry> = { ...entry, state: 'delivered', attempts: entry.attempts + 1 };
-      done.deliveredAt = Date.now();
+      done.deliveredAt = (options.now ?? Date.now)();
       delete done.lastError; // delivered after all: an earlier failure no longer applies
       delete done.lastErrorMessage;
       return done;

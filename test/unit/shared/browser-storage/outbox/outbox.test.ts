@@ -54,13 +54,13 @@ async function signedTask(): Promise<{ envelope: Uint8Array; input: Uint8Array; 
   return { envelope: signed.bytes, input, id: signed.id };
 }
 
-/** Queues `n` tasks a millisecond apart (delivery is oldest first) and returns their ids in order. */
+/** Queues `n` tasks dated a millisecond apart (delivery is oldest first) and returns their ids in order. */
 async function enqueueTasks(db: AcnDb, n: number): Promise<TaskId[]> {
   const ids: TaskId[] = [];
+  const start = Date.now();
   for (let i = 0; i < n; i++) {
     const t = await signedTask();
-    ids.push((await enqueue(db, t)).taskId);
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    ids.push((await enqueue(db, t, { now: () => start + i })).taskId);
   }
   return ids;
 }
