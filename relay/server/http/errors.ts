@@ -1,13 +1,14 @@
 /**
  * HTTP errors: one place maps every typed error to its status, and every error
  * leaves as `{ error: { code, message } }`. Nothing else in the relay picks
- * status codes for failures.
+ * status codes for failures: the errors themselves carry a `code`, and
+ * {@link STATUS_BY_CODE} gives each code its status.
  */
 import type { ErrorRequestHandler, Request } from 'express';
-import { AcnError } from '#core/errors.ts';
-import { LedgerServiceError } from '../ledger/errors.ts';
-import { InferencePoolError } from '#node/pool/errors.ts';
-import { TaskServiceError } from '../task-service/errors.ts';
+import { AcnError, type ErrorCode } from '#core/errors.ts';
+import { LedgerServiceError, type LedgerServiceErrorCode } from '../ledger/errors.ts';
+import { InferencePoolError, type InferencePoolErrorCode } from '#node/pool/errors.ts';
+import { TaskServiceError, type TaskServiceErrorCode } from '../task-service/errors.ts';
 
 export type HttpErrorCode =
   | 'not-found'
@@ -19,7 +20,7 @@ export type HttpErrorCode =
   | 'no-result'
   | 'internal';
 
-/** An error raised by the HTTP layer itself (not by the protocol). */
+/** An error raised by the HTTP layer itself (not by the protocol): the one kind that names its status. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
   readonly code: HttpErrorCode;
@@ -31,53 +32,92 @@ export class HttpError extends Error {
   }
 }
 
-/** Status of each typed protocol error, by `name`. */
-const STATUS_BY_NAME: Readonly<Record<string, number>> = {
-  MalformedEncodingError: 400,
-  NonCanonicalEncodingError: 400,
-  InvalidMessageError: 400,
-  InvalidIdError: 400,
-  WrongMessageTypeError: 400,
-  InvalidModelInputError: 400,
-  InvalidAllocationError: 400,
-  InvalidModelError: 400,
-  TooLargeError: 413,
-  BadSignatureError: 401,
-  ClockSkewError: 400,
-  WrongNetworkError: 400,
-  UnauthorizedError: 403,
-  InvalidAmountError: 400,
-  InvalidProofOfWorkError: 400,
-  InsufficientFundsError: 402,
-  InsufficientStakeError: 402,
-  BadSequenceError: 409,
-  AlreadyGrantedError: 409,
-  DuplicateEscrowError: 409,
-  EscrowClosedError: 409,
-  AlreadySlashedError: 409,
-  ReceiptMismatchError: 400,
-  PriceAboveEscrowError: 400,
-  UnknownEscrowError: 404,
-  IllegalTransitionError: 409,
-  ModelHashMismatchError: 400,
-  // The relay's ledger service (relay/ledger/errors.ts).
-  DuplicateTxError: 409,
-  CommitFailedError: 503,
-  LedgerNotRunningError: 503,
-  SubmitAbortedError: 503,
+/** Every code a typed error that reaches the HTTP layer can carry. */
+export type RelayErrorCode = ErrorCode | LedgerServiceErrorCode | InferencePoolErrorCode | TaskServiceErrorCode;
+
+/**
+ * The status of each error code. Exhaustive over {@link RelayErrorCode}: a
+ * new code without a status fails the typecheck. A code shared by two
+ * families (`not-running`, `forbidden`, `invalid-fallback`,
+ * `assignment-expired`) means the same refusal in each.
+ */
+export const STATUS_BY_CODE = {
+  // The protocol core (shared/core/errors.ts): encoding and envelopes.
+  'malformed-encoding': 400,
+  'non-canonical-encoding': 400,
+  'too-large': 413,
+  'invalid-message': 400,
+  'wrong-message-type': 400,
+  'bad-signature': 401,
+  'clock-skew': 400,
+  'invalid-id': 400,
+  // Ledger transactions.
+  'wrong-network': 400,
+  unauthorized: 403,
+  'invalid-amount': 400,
+  'insufficient-funds': 402,
+  'insufficient-stake': 402,
+  'bad-sequence': 409,
+  'already-granted': 409,
+  'invalid-proof-of-work': 400,
+  'duplicate-escrow': 409,
+  'unknown-escrow': 404,
+  'escrow-closed': 409,
+  'receipt-mismatch': 400,
+  'price-above-escrow': 400,
+  'already-slashed': 409,
+  // Blocks and chains.
+  'invalid-block': 400,
+  'invalid-chain': 400,
+  // Models.
+  'model-hash-mismatch': 400,
+  'invalid-model': 400,
+  'invalid-model-input': 400,
+  // The interactive path's messages; the relay answers `assignment-expired` only for a late receipt (below).
+  'invalid-assignment': 400,
+  'wrong-worker': 400,
+  'wrong-task': 400,
+  // Task life cycle and resources.
+  'illegal-transition': 409,
+  'invalid-allocation': 400,
+  // The relay's ledger service (relay/server/ledger/errors.ts); `not-running` also the pool's.
+  'duplicate-tx': 409,
+  'negative-account': 500,
+  'out-of-order': 500,
+  'store-closed': 500,
+  'store-failed': 500,
+  'commit-failed': 503,
+  'not-running': 503,
+  aborted: 503,
+  'genesis-mismatch': 500,
+  'corrupt-ledger': 500,
   // The relay's inference pool (relay/node/pool/errors.ts).
-  PoolBusyError: 503,
-  PoolNotRunningError: 503,
-  UnknownModelError: 404,
-  WorkerCrashedError: 500,
-  InferenceFailedError: 500,
+  'pool-busy': 503,
+  'unknown-model': 404,
+  'worker-crashed': 500,
+  'inference-failed': 500,
   // The relay's task service (relay/server/task-service/errors.ts).
-  UnknownTaskError: 404,
-  InputMismatchError: 400,
-  PriceTooLowError: 402,
-  NotCancellableError: 409,
-  ForbiddenError: 403,
-};
+  'unknown-task': 404,
+  'input-mismatch': 400,
+  'price-too-low': 402,
+  'not-cancellable': 409,
+  forbidden: 403,
+  // Its direct path (`DirectPathError`).
+  'not-direct': 409,
+  'direct-closed': 409,
+  'already-answered': 409,
+  'assignment-expired': 409,
+  'bad-receipt': 400,
+  'wrong-signer': 403,
+  'output-mismatch': 400,
+  'worker-unstaked': 409,
+  'invalid-fallback': 400,
+} as const satisfies Readonly<Record<RelayErrorCode, number>>;
+
+/** The status of `code`, or `fallback` for a code outside the table (an error whose class lies about its type). */
+function statusOf(code: string, fallback: number): number {
+  return Object.hasOwn(STATUS_BY_CODE, code) ? STATUS_BY_CODE[code as RelayErrorCode] : fallback;
+}
 
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string };
@@ -88,10 +128,10 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
   if (error instanceof HttpError)
     return { status: error.status, body: { error: { code: error.code, message: error.message } } };
   if (error instanceof AcnError) {
-    return { status: STATUS_BY_NAME[error.name] ?? 400, body: { error: { code: error.code, message: error.message } } };
+    return { status: statusOf(error.code, 400), body: { error: { code: error.code, message: error.message } } };
   }
   if (error instanceof LedgerServiceError || error instanceof InferencePoolError || error instanceof TaskServiceError) {
-    const status = STATUS_BY_NAME[error.name] ?? 500;
+    const status = statusOf(error.code, 500);
     // A 500 keeps its details in the log, not in the answer.
     const message = status >= 500 && status !== 503 ? 'the relay failed to run the task; try again' : error.message;
     return { status, body: { error: { code: error.code, message } } };

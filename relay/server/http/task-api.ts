@@ -15,7 +15,7 @@ import { parseAccountId, parseTaskId } from '#core/identity/ids.ts';
 import { MAX_TASK_INPUT_BYTES } from '#core/messages/task.ts';
 import { MAX_OUTPUT_BYTES } from '#core/messages/receipt.ts';
 import { MAX_DIRECT_MESSAGE_BYTES } from '#core/messages/assignment.ts';
-import { DirectPathError, type TaskService } from '../task-service/task-service.ts';
+import type { TaskService } from '../task-service/task-service.ts';
 import { HttpError } from './errors.ts';
 import { b64, base64Bytes, readBody } from './wire.ts';
 import { unwrap } from '#core/result.ts';
@@ -31,19 +31,6 @@ const receiptSchema = v.strictObject({
 });
 const fallbackSchema = v.strictObject({ request: base64Bytes(MAX_DIRECT_MESSAGE_BYTES) });
 
-/** Answers a direct-path refusal with its own status and code; anything else goes to the error handler. */
-function directErrors(
-  handler: (req: express.Request, res: express.Response) => Promise<void>,
-): (req: express.Request, res: express.Response) => Promise<void> {
-  return async (req, res) => {
-    try {
-      await handler(req, res);
-    } catch (error) {
-      if (!(error instanceof DirectPathError)) throw error;
-      res.status(error.status).json({ error: { code: error.code, message: error.message } });
-    }
-  };
-}
 const cancelSchema = v.strictObject({ cancel: base64Bytes(MAX_ENVELOPE_BYTES) });
 
 export function createTaskApi(tasks: TaskService): Router {
@@ -66,24 +53,19 @@ export function createTaskApi(tasks: TaskService): Router {
     res.status(created ? 201 : 200).json({ task, ...offer });
   });
 
-  api.post(
-    '/tasks/:id/receipt',
-    directErrors(async (req, res) => {
-      const id = unwrap(parseTaskId(req.params.id));
-      const body = readBody('direct receipt', receiptSchema, req.body);
-      res.json({ task: await tasks.submitReceipt(id, body.receipt, body.output) });
-    }),
-  );
+  // A refused receipt or fallback is a DirectPathError, answered by the error handler like any typed error.
+  api.post('/tasks/:id/receipt', async (req, res) => {
+    const id = unwrap(parseTaskId(req.params.id));
+    const body = readBody('direct receipt', receiptSchema, req.body);
+    res.json({ task: await tasks.submitReceipt(id, body.receipt, body.output) });
+  });
 
-  api.post(
-    '/tasks/:id/fallback',
-    directErrors(async (req, res) => {
-      const id = unwrap(parseTaskId(req.params.id));
-      const body = readBody('fallback request', fallbackSchema, req.body);
-      const { task, created } = await tasks.fallback(id, body.request);
-      res.status(created ? 202 : 200).json({ task });
-    }),
-  );
+  api.post('/tasks/:id/fallback', async (req, res) => {
+    const id = unwrap(parseTaskId(req.params.id));
+    const body = readBody('fallback request', fallbackSchema, req.body);
+    const { task, created } = await tasks.fallback(id, body.request);
+    res.status(created ? 202 : 200).json({ task });
+  });
 
   api.get('/tasks', (req, res) => {
     const account = req.query.account === undefined ? undefined : unwrap(parseAccountId(req.query.account));

@@ -1,7 +1,25 @@
-/** Why the relay refused a task request. */
+/**
+ * Why the relay refused a task request. One class per condition, told apart
+ * by `name` or `code`, never by message text; none of them knows HTTP (the
+ * HTTP layer maps each code to its status, in relay/server/http/errors.ts).
+ */
 
+/** Codes of the direct path's refusals (see {@link DirectPathError}). */
+export type DirectPathErrorCode =
+  | 'not-direct'
+  | 'direct-closed'
+  | 'already-answered'
+  | 'assignment-expired'
+  | 'bad-receipt'
+  | 'wrong-signer'
+  | 'output-mismatch'
+  | 'worker-unstaked'
+  | 'invalid-fallback'
+  | 'forbidden';
+
+/** Every code the task service can report. */
 export type TaskServiceErrorCode =
-  'unknown-task' | 'input-mismatch' | 'price-too-low' | 'not-cancellable' | 'forbidden';
+  'unknown-task' | 'input-mismatch' | 'price-too-low' | 'not-cancellable' | 'forbidden' | DirectPathErrorCode;
 
 export abstract class TaskServiceError extends Error {
   abstract readonly code: TaskServiceErrorCode;
@@ -35,4 +53,18 @@ export class NotCancellableError extends TaskServiceError {
 export class ForbiddenError extends TaskServiceError {
   override readonly name = 'ForbiddenError';
   readonly code = 'forbidden';
+}
+
+/**
+ * A refused receipt or fallback request on the direct path; nothing changed.
+ * One class for the path, its `code` saying which refusal (the codes are
+ * what the requester's SDK reads).
+ */
+export class DirectPathError extends TaskServiceError {
+  override readonly name = 'DirectPathError';
+  readonly code: DirectPathErrorCode;
+  constructor(code: DirectPathErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
