@@ -14,7 +14,13 @@
  *   still gets brokered tasks over the WebSocket connection.
  * - Liveness pings stay on: the worker has one connection that matters, and
  *   must notice soon when the relay is gone so it can reconnect.
- * - @libp2p/webrtc 6.0.33's init-channel race is fixed by relay/patches/.
+ * - relay/patches/ carries three fixes to @libp2p/webrtc 6.0.33: its
+ *   init-channel race; a dial whose RTCPeerConnection failed during
+ *   signalling now fails at once instead of at the dial timeout; and a
+ *   dialer sends its ICE candidates only once the answer is applied, since
+ *   node-datachannel's libdatachannel 0.24 otherwise can start DTLS before
+ *   it has stored the remote fingerprint and fail it (about one dial in
+ *   twenty on a busy machine).
  */
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';

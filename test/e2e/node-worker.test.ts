@@ -140,6 +140,11 @@ beforeAll(async () => {
       String(FEE_BPS),
       '--block-interval',
       '200',
+      // No known-answer canaries: one joins a dispatch at random (2% by default) as one more task, paid to the
+      // worker when its answer is right and settled on its own, beside the real task, so the worker's balance
+      // would move by a task this test did not send (a 1-token canary beside the k-means task gave 4919, not 4918).
+      '--canary-rate',
+      '0',
     ],
     { dataDir: relayDir },
   );
