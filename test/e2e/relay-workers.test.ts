@@ -59,6 +59,10 @@ beforeAll(async () => {
     String(FEE_BPS),
     '--block-interval',
     '200',
+    // No known-answer canaries: one joins a dispatch at random (2% by default), paid to the worker beside the
+    // test's own task, and would move the worker's balance by a task this test did not send.
+    '--canary-rate',
+    '0',
   ]);
   network = (await api('/api/onboard')).body.network as AccountId;
   const catalogue = (await api('/api/models')).body as unknown as Catalogue;
