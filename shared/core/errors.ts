@@ -35,6 +35,10 @@ export type ErrorCode =
   | 'model-hash-mismatch'
   | 'invalid-model'
   | 'invalid-model-input'
+  // text generation
+  | 'invalid-sampling'
+  | 'invalid-prompt'
+  | 'model-output'
   // the interactive path's assignments and fallback requests
   | 'invalid-assignment'
   | 'assignment-expired'

@@ -73,6 +73,9 @@ export const STATUS_BY_CODE = {
   'model-hash-mismatch': 400,
   'invalid-model': 400,
   'invalid-model-input': 400,
+  'invalid-sampling': 400,
+  'invalid-prompt': 400,
+  'model-output': 500,
   // The interactive path's messages; the relay answers `assignment-expired` only for a late receipt (below).
   'invalid-assignment': 400,
   'wrong-worker': 400,

@@ -1,0 +1,84 @@
+/**
+ * Checks a claimed generation in one forced pass instead of generating
+ * again: the model reads prompt + claimed tokens (all but the last) at once,
+ * which gives the logits every claimed token was picked from; each claimed
+ * token must be the sampler's pick from those logits with the task's seed
+ * (./sampler.ts, with its tolerance for near-ties between backends). One
+ * pass over n tokens costs about one prefill, far less than n decode steps.
+ *
+ * It also checks how the claim ends: an end-of-sequence token only last, a
+ * claim cut short only where `maxTokens` or the context allows, counts that
+ * match. The stop-string case is checked by the caller against the text.
+ */
+import { createSplitMix64 } from './prng.ts';
+import { acceptsToken, DEFAULT_ACCEPT_TOLERANCE, type AcceptTolerance } from './sampler.ts';
+import { checkGenerateRequest, logitRows, type GenerateRequest, type LanguageModel } from './generate.ts';
+import type { Tensor } from '../models/tensor.ts';
+
+export interface ClaimedGeneration {
+  readonly tokens: readonly number[];
+  readonly finishReason: 'stop' | 'length';
+}
+
+export type GenerationVerdict =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** Why: a token the sampler would not pick, or an ending the request does not allow. */
+      readonly reason: 'wrong-token' | 'early-end' | 'too-long' | 'eos-not-last' | 'bad-finish';
+      /** The first claimed token that fails, when one does. */
+      readonly index?: number;
+    };
+
+const int64Row = (values: readonly number[]): Tensor<'int64'> => ({
+  type: 'int64',
+  data: BigInt64Array.from(values, (v) => BigInt(v)),
+  dims: [1, values.length],
+});
+
+/** Whether `claim` is what `model` generates for `request`, token by token, within `tolerance`. */
+export async function checkGeneration(
+  model: LanguageModel,
+  request: Omit<GenerateRequest, 'stop'>,
+  claim: ClaimedGeneration,
+  tolerance: AcceptTolerance = DEFAULT_ACCEPT_TOLERANCE,
+): Promise<GenerationVerdict> {
+  checkGenerateRequest(model, request);
+  const { tokens } = claim;
+  const limit = Math.min(request.maxTokens, model.contextLength - request.prompt.length);
+  if (tokens.length === 0) return { ok: false, reason: 'early-end' };
+  if (tokens.length > limit) return { ok: false, reason: 'too-long' };
+  const eosAt = tokens.findIndex((t) => model.eosTokens.includes(t));
+  if (eosAt !== -1 && eosAt !== tokens.length - 1) return { ok: false, reason: 'eos-not-last', index: eosAt };
+  if (claim.finishReason === 'length' && tokens.length !== limit) return { ok: false, reason: 'early-end' };
+  if (claim.finishReason === 'length' && eosAt !== -1) return { ok: false, reason: 'bad-finish' };
+
+  const sequence = [...request.prompt, ...tokens.slice(0, -1)];
+  const { layers, kvHeads, headDim } = model.cache;
+  const feeds: Record<string, Tensor> = {
+    input_ids: int64Row(sequence),
+    attention_mask: int64Row(sequence.map(() => 1)),
+  };
+  if (model.session.inputNames.includes('position_ids')) feeds.position_ids = int64Row(sequence.map((_, i) => i));
+  for (let layer = 0; layer < layers; layer++) {
+    for (const kind of ['key', 'value']) {
+      feeds[`past_key_values.${layer}.${kind}`] = {
+        type: 'float32',
+        data: new Float32Array(0),
+        dims: [1, kvHeads, 0, headDim],
+      };
+    }
+  }
+  const rows = logitRows(
+    await model.session.run(feeds, request.signal ? { signal: request.signal } : {}),
+    sequence.length,
+  );
+  const prng = createSplitMix64(request.seed);
+  for (let i = 0; i < tokens.length; i++) {
+    const logits = rows[request.prompt.length - 1 + i] as Float32Array;
+    if (!acceptsToken(logits, request.sampling, prng.nextFloat(), tokens[i] as number, tolerance)) {
+      return { ok: false, reason: 'wrong-token', index: i };
+    }
+  }
+  return { ok: true };
+}
