@@ -220,8 +220,7 @@ describe('run session', () => {
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  expect(condition()).toBe(true);
+  await expect.poll(condition).toBe(true);
 }
 
 // The Run screen and its components are loaded by URL: the test project's typecheck does not compile the app's decorators.
