@@ -9,6 +9,7 @@ import type { RelayNode } from '../p2p/relay-node.ts';
 import type { InferencePool } from '#node/pool/inference-pool.ts';
 import type { TaskService } from '../task-service/task-service.ts';
 import { unwrap } from '#core/result.ts';
+import type { NetworkHealth, NetworkPeer, NetworkPeers, NetworkStats } from '#core/api/network.ts';
 
 export interface NetworkApiInit {
   readonly p2p: Pick<RelayNode, 'peers' | 'multiaddrs' | 'reservations' | 'peerId'>;
@@ -24,11 +25,17 @@ export interface NetworkApiInit {
 
 export function createNetworkApi(init: NetworkApiInit): Router {
   const api = express.Router();
-  const peers = () =>
-    init.p2p.peers().map((p) => ({ id: p.id, address: p.remoteAddr, direction: p.direction, since: p.since }));
+  // Answers are typed against the core's schemas, which the app reads them with.
+  const peers = (): NetworkPeer[] =>
+    init.p2p.peers().map((p) => ({
+      id: p.id,
+      address: p.remoteAddr,
+      direction: p.direction,
+      since: p.since.getTime(),
+    }));
 
   api.get('/peers', (_req, res) => {
-    res.json({ peers: peers() });
+    res.json({ peers: peers() } satisfies NetworkPeers);
   });
 
   api.get('/resources', (_req, res) => {
@@ -58,7 +65,7 @@ export function createNetworkApi(init: NetworkApiInit): Router {
       pool: pool.state,
       ledgerHeight: init.ledger.height,
       peers: init.p2p.peers().length,
-    });
+    } satisfies NetworkHealth);
   });
 
   api.get('/network/stats', (_req, res) => {
@@ -73,7 +80,7 @@ export function createNetworkApi(init: NetworkApiInit): Router {
       peers: init.p2p.peers().length,
       reservations: init.p2p.reservations(),
       pool: init.pool.stats(),
-    });
+    } satisfies NetworkStats);
   });
 
   return api;
