@@ -30,7 +30,7 @@ import { FaultTolerance, type ConnectionGater, type Libp2p, type PrivateKey } fr
 import { ping, type Ping } from '@libp2p/ping';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
-import { CODE_P2P, CODE_P2P_CIRCUIT, CODE_WEBRTC, type Multiaddr } from '@multiformats/multiaddr';
+import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { silentLogger } from '#node/silent-logger.ts';
 
@@ -81,14 +81,6 @@ export async function createWorkerLibp2p(init: WorkerLibp2pInit): Promise<Worker
     connectionGater: relayOnlyGater(init.relayAddrs),
     ...(init.debug === true ? {} : { logger: silentLogger }),
     services: { identify: identify(), ping: ping() },
-  });
-}
-
-/** The node's WebRTC addresses (`…/p2p-circuit/webrtc/p2p/<id>`): what a client dials. Empty until reserved. */
-export function webrtcAddresses(node: Libp2p): Multiaddr[] {
-  return node.getMultiaddrs().filter((address) => {
-    const codes = address.getComponents().map((component) => component.code);
-    return codes.includes(CODE_P2P_CIRCUIT) && codes.includes(CODE_WEBRTC);
   });
 }
 

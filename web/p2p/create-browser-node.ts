@@ -28,8 +28,9 @@ import { InvalidMultiaddrError, type ConnectionGater, type Libp2p, type PrivateK
 import { ping, type Ping } from '@libp2p/ping';
 import { webRTC } from '@libp2p/webrtc';
 import { webSockets } from '@libp2p/websockets';
-import { CODE_P2P, CODE_P2P_CIRCUIT, CODE_WEBRTC, multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { CODE_P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { webrtcAddresses } from '#client/p2p/webrtc-addresses.ts';
 
 export interface BrowserNodeInit {
   /** The relay's libp2p address, ending in `/p2p/<relay peer id>` (`/ws` or `/tls/ws`, from the relay's banner). */
@@ -97,13 +98,7 @@ export async function createBrowserNode(init: BrowserNodeInit): Promise<BrowserN
   }
 }
 
-/** The node's WebRTC addresses (`…/p2p-circuit/webrtc/p2p/<id>`): what a dialer needs. Empty until reserved. */
-export function webrtcAddresses(node: Libp2p): Multiaddr[] {
-  return node.getMultiaddrs().filter((address) => {
-    const codes = address.getComponents().map((component) => component.code);
-    return codes.includes(CODE_P2P_CIRCUIT) && codes.includes(CODE_WEBRTC);
-  });
-}
+export { webrtcAddresses };
 
 /**
  * Allows the relay's own transport address (`/ip4/…/tcp/…/ws` before its

@@ -22,7 +22,7 @@ import type {
   StreamHandlerOptions,
   TypedEventTarget,
 } from '@libp2p/interface';
-import { CODE_P2P_CIRCUIT, CODE_WEBRTC, type Multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { encodeEnvelope, signEnvelope } from '#core/envelope/envelope.ts';
 import type { AccountId, ModelId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
@@ -43,6 +43,7 @@ import {
   WorkerSessionStartedError,
   WorkerSessionStoppedError,
 } from './errors.ts';
+import { webrtcAddresses } from '../p2p/webrtc-addresses.ts';
 import { systemClock, type SessionClock } from './session-clock.ts';
 import { createTaskAnswerer, type TaskAnswererInit, type TaskEvent } from './task-answerer.ts';
 import type { TaskSlotLimits, TaskSlots } from './task-slots.ts';
@@ -402,14 +403,9 @@ export function createWorkerSession(init: WorkerSessionInit): WorkerSession {
   };
 }
 
-/** The node's WebRTC addresses through the relay (`…/p2p-circuit/webrtc/p2p/<id>`), as many as an advert holds. */
+/** The node's WebRTC addresses through the relay, as many as an advert holds. */
 function webrtcAddrs(node: WorkerSessionNode): string[] {
-  return node
-    .getMultiaddrs()
-    .filter((address) => {
-      const codes = address.getComponents().map((component) => component.code);
-      return codes.includes(CODE_P2P_CIRCUIT) && codes.includes(CODE_WEBRTC);
-    })
+  return webrtcAddresses(node)
     .map(String)
     .filter((text) => text.length <= 256)
     .slice(0, MAX_ADVERT_ADDRS);
