@@ -12,8 +12,7 @@
  */
 import { createSplitMix64 } from './prng.ts';
 import { acceptsToken, DEFAULT_ACCEPT_TOLERANCE, type AcceptTolerance } from './sampler.ts';
-import { checkGenerateRequest, logitRows, type GenerateRequest, type LanguageModel } from './generate.ts';
-import type { Tensor } from '../models/tensor.ts';
+import { checkGenerateRequest, logitRows, stepFeeds, type GenerateRequest, type LanguageModel } from './generate.ts';
 
 export interface ClaimedGeneration {
   readonly tokens: readonly number[];
@@ -29,12 +28,6 @@ export type GenerationVerdict =
       /** The first claimed token that fails, when one does. */
       readonly index?: number;
     };
-
-const int64Row = (values: readonly number[]): Tensor<'int64'> => ({
-  type: 'int64',
-  data: BigInt64Array.from(values, (v) => BigInt(v)),
-  dims: [1, values.length],
-});
 
 /** Whether `claim` is what `model` generates for `request`, token by token, within `tolerance`. */
 export async function checkGeneration(
@@ -54,21 +47,7 @@ export async function checkGeneration(
   if (claim.finishReason === 'length' && eosAt !== -1) return { ok: false, reason: 'bad-finish' };
 
   const sequence = [...request.prompt, ...tokens.slice(0, -1)];
-  const { layers, kvHeads, headDim } = model.cache;
-  const feeds: Record<string, Tensor> = {
-    input_ids: int64Row(sequence),
-    attention_mask: int64Row(sequence.map(() => 1)),
-  };
-  if (model.session.inputNames.includes('position_ids')) feeds.position_ids = int64Row(sequence.map((_, i) => i));
-  for (let layer = 0; layer < layers; layer++) {
-    for (const kind of ['key', 'value']) {
-      feeds[`past_key_values.${layer}.${kind}`] = {
-        type: 'float32',
-        data: new Float32Array(0),
-        dims: [1, kvHeads, 0, headDim],
-      };
-    }
-  }
+  const feeds = stepFeeds(model, sequence, 0, undefined);
   const rows = logitRows(
     await model.session.run(feeds, request.signal ? { signal: request.signal } : {}),
     sequence.length,

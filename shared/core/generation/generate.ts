@@ -77,8 +77,8 @@ const int64 = (values: readonly number[]): Tensor<'int64'> => ({
   dims: [1, values.length],
 });
 
-/** The feeds of one step: `tokens` at `start`, over a cache of `start` positions. */
-function feeds(
+/** The feeds of one step: `tokens` at `start`, over a cache of `start` positions (none when `past` is undefined). */
+export function stepFeeds(
   model: LanguageModel,
   tokens: readonly number[],
   start: number,
@@ -163,7 +163,7 @@ export async function* generate(
     signal?.throwIfAborted();
     // Prefill starts at 0; a decode step feeds the last token, at its position after the prompt.
     const start = past === undefined ? 0 : request.prompt.length + tokens.length - 1;
-    const outputs = await model.session.run(feeds(model, step, start, past), signal ? { signal } : {});
+    const outputs = await model.session.run(stepFeeds(model, step, start, past), signal ? { signal } : {});
     const rows = logitRows(outputs, step.length);
     past = presents(model, outputs);
     const token = sampleToken(rows[rows.length - 1] as Float32Array, request.sampling, prng.nextFloat());
