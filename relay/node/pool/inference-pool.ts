@@ -12,13 +12,22 @@
  * process with it; worker threads cannot contain that.
  */
 import { Worker } from 'node:worker_threads';
+import { decodeCanonical } from '#core/encoding/canonical.ts';
+import { stopProofOf } from '#core/generation/stop-request.ts';
 import type { Hash, ModelId } from '#core/identity/ids.ts';
 import type { Catalogue } from '#core/models/catalogue.ts';
+import type { ClaimVerdict } from '#core/models/pipeline.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
 import type { ResourceLimits } from '#core/resources/allocation.ts';
 import { readRelayCatalogue } from '../models/catalogue-store.ts';
 import { rebuildError } from './error-transfer.ts';
-import { PoolBusyError, PoolNotRunningError, UnknownModelError, WorkerCrashedError } from './errors.ts';
+import {
+  InferenceFailedError,
+  PoolBusyError,
+  PoolNotRunningError,
+  UnknownModelError,
+  WorkerCrashedError,
+} from './errors.ts';
 import type { CachedModelData, FromWorker, PoolTaskModel, PoolWorkerSetup, ToWorker } from './pool-messages.ts';
 
 /** The part of a device's {@link ResourceLimits} the pool enforces. */
@@ -75,9 +84,19 @@ export interface RunTaskOptions {
   /**
    * Aborting drops a waiting task; a running one is answered at once with the
    * signal's reason (an `AbortError`) while its worker is told to stop and
-   * whatever it still answers is discarded.
+   * whatever it still answers is discarded. A running generation aborted with
+   * a `StopRequest` (the requester stopped it) is the exception: it ends with
+   * what it made so far, and that is the result.
    */
   readonly signal?: AbortSignal;
+  /** Text generation: each generated piece's text as it is made (see `PipelineRunOptions.onText`). */
+  readonly onText?: ((index: number, text: string) => void) | undefined;
+}
+
+/** What the pool's check of a claimed output found, and how long it took. */
+export interface CheckResult {
+  readonly verdict: ClaimVerdict;
+  readonly runMs: number;
 }
 
 export interface StopOptions {
@@ -160,6 +179,13 @@ export interface InferencePool {
    */
   run(modelId: ModelId, input: Uint8Array, options?: RunTaskOptions): Promise<InferenceResult>;
   /**
+   * Checks `claimed`, an untrusted output for `input`, with the pipeline's
+   * own checker (text generation: one forced pass), cheaper than running it
+   * again. Rejects like `run`, and with `UnknownModelError` for a model
+   * whose pipeline has no checker.
+   */
+  check(modelId: ModelId, input: Uint8Array, claimed: Uint8Array, options?: RunTaskOptions): Promise<CheckResult>;
+  /**
    * Applies new limits at once: new tasks get workers with the new thread
    * count; running tasks finish on their old workers, which count against
    * `concurrentTasks` until they do. Throws `RangeError` on invalid limits.
@@ -173,6 +199,9 @@ interface Task {
   readonly model: PoolTaskModel;
   /** The pool's own copy of the input, handed to the worker when the task starts. */
   readonly input: Uint8Array;
+  /** Set for a check: the claimed output. */
+  readonly claim: Uint8Array | undefined;
+  readonly onText: RunTaskOptions['onText'];
   readonly signal: AbortSignal | undefined;
   readonly resolve: (result: InferenceResult) => void;
   readonly reject: (error: unknown) => void;
@@ -336,7 +365,8 @@ export function createInferencePool(init: InferencePoolInit): InferencePool {
       if (!task) return;
       slot.task = task;
       task.slot = slot;
-      post(slot, { type: 'run', id: task.id, model: task.model, input: task.input }, [
+      const claim = task.claim === undefined ? {} : { claim: task.claim };
+      post(slot, { type: 'run', id: task.id, model: task.model, input: task.input, ...claim }, [
         task.input.buffer as ArrayBuffer,
       ]);
       counts.peakBusy = Math.max(counts.peakBusy, busyCount());
@@ -357,6 +387,13 @@ export function createInferencePool(init: InferencePoolInit): InferencePool {
   }
 
   function onAbort(task: Task): void {
+    if (task.settled) return;
+    // A stopped generation is not dropped: its worker ends it and answers with what it made.
+    const stop = stopProofOf(task.signal);
+    if (stop !== undefined && task.slot) {
+      post(task.slot, { type: 'abort', id: task.id, stop });
+      return;
+    }
     if (!settle(task)) return;
     counts.aborted++;
     if (task.slot) {
@@ -369,6 +406,10 @@ export function createInferencePool(init: InferencePoolInit): InferencePool {
   }
 
   function onMessage(slot: Slot, message: Exclude<FromWorker, { type: 'ready' }>): void {
+    if (message.type === 'text') {
+      if (slot.task?.id === message.id && !slot.task.settled) slot.task.onText?.(message.index, message.text);
+      return;
+    }
     slot.cache = message.cache;
     if (message.type === 'cache') return;
     const task = slot.task;
@@ -459,6 +500,30 @@ export function createInferencePool(init: InferencePoolInit): InferencePool {
   }
 
   async function run(modelId: ModelId, input: Uint8Array, options: RunTaskOptions = {}): Promise<InferenceResult> {
+    return submit(modelId, input, undefined, options);
+  }
+
+  async function check(
+    modelId: ModelId,
+    input: Uint8Array,
+    claimed: Uint8Array,
+    options: RunTaskOptions = {},
+  ): Promise<CheckResult> {
+    const result = await submit(modelId, input, claimed.slice(), options);
+    const decoded = decodeCanonical(result.output);
+    const verdict = decoded.ok ? (decoded.value as ClaimVerdict) : undefined;
+    if (verdict === undefined || typeof verdict.ok !== 'boolean') {
+      throw new InferenceFailedError('the pool worker answered a check with no verdict');
+    }
+    return { verdict, runMs: result.runMs };
+  }
+
+  async function submit(
+    modelId: ModelId,
+    input: Uint8Array,
+    claim: Uint8Array | undefined,
+    options: RunTaskOptions,
+  ): Promise<InferenceResult> {
     const { signal } = options;
     signal?.throwIfAborted();
     const refuse = (error: Error): never => {
@@ -479,9 +544,11 @@ export function createInferencePool(init: InferencePoolInit): InferencePool {
     return new Promise<InferenceResult>((resolve, reject) => {
       const task: Task = {
         id: nextTaskId++,
-        model: { id: entry.id, pipeline: entry.pre, assets: entry.assets },
+        model: { id: entry.id, pipeline: entry.pre, assets: entry.assets, textGeneration: entry.textGeneration },
         // A copy of exactly these bytes: the caller's buffer stays theirs and the copy is moved to the worker.
         input: input.slice(),
+        claim,
+        onText: options.onText,
         signal,
         resolve,
         reject,
@@ -531,5 +598,5 @@ export function createInferencePool(init: InferencePoolInit): InferencePool {
     };
   }
 
-  return { start, stop, run, resize, stats };
+  return { start, stop, run, check, resize, stats };
 }

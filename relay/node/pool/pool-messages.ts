@@ -4,6 +4,7 @@
  * their typed classes on the pool's side (see error-transfer.ts).
  */
 import type { Hash, ModelId } from '#core/identity/ids.ts';
+import type { TextGenerationSpec } from '#core/models/catalogue.ts';
 
 /** What a worker thread is started with (its `workerData`). */
 export interface PoolWorkerSetup {
@@ -30,6 +31,8 @@ export interface PoolTaskModel {
   /** The pipeline's name (`ModelEntry.pre`). */
   readonly pipeline: string;
   readonly assets: readonly ModelFileRef[];
+  /** A language model's `textGeneration` section. */
+  readonly textGeneration?: TextGenerationSpec | undefined;
 }
 
 /** A serialised error: enough to rebuild its typed class on the other side. */
@@ -46,12 +49,22 @@ export interface CachedModelData {
 }
 
 export type ToWorker =
-  | { readonly type: 'run'; readonly id: number; readonly model: PoolTaskModel; readonly input: Uint8Array }
-  | { readonly type: 'abort'; readonly id: number }
+  | {
+      readonly type: 'run';
+      readonly id: number;
+      readonly model: PoolTaskModel;
+      readonly input: Uint8Array;
+      /** Check this claimed output (the pipeline's `check`) instead of running the input; the output is the verdict. */
+      readonly claim?: Uint8Array;
+    }
+  /** Ends a task; with `stop` (the requester's signed stop), a generation ends with what it made so far. */
+  | { readonly type: 'abort'; readonly id: number; readonly stop?: Uint8Array }
   | { readonly type: 'memory'; readonly memoryBytes: number };
 
 export type FromWorker =
   | { readonly type: 'ready' }
+  /** Text a generation made final (see `PipelineRunOptions.onText`). */
+  | { readonly type: 'text'; readonly id: number; readonly index: number; readonly text: string }
   | {
       readonly type: 'done';
       readonly id: number;

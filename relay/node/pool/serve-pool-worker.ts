@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import type { Transferable } from 'node:worker_threads';
 import { sha256Hex } from '#core/encoding/bytes.ts';
 import type { Hash, ModelId } from '#core/identity/ids.ts';
-import type { PipelineModels } from '#core/models/pipeline.ts';
+import { encodeCanonical } from '#core/encoding/canonical.ts';
+import { StopRequest } from '#core/generation/stop-request.ts';
+import type { ClaimVerdict, PipelineModels } from '#core/models/pipeline.ts';
 import { checkModelBytes, type InferenceRuntime, type ModelSession } from '#core/models/runtime.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
 import { createOrtNodeRuntime } from '../inference/ort-node-runtime.ts';
@@ -90,7 +92,7 @@ export function servePoolWorker(port: PoolWorkerPort, setup: PoolWorkerSetup): v
           files[asset.role] = data;
         }
       }
-      const models: PipelineModels = { main, sessions, files };
+      const models: PipelineModels = { main, sessions, files, textGeneration: model.textGeneration };
       cache.set(model.id, { models, bytes });
       return models;
     } catch (error) {
@@ -99,7 +101,7 @@ export function servePoolWorker(port: PoolWorkerPort, setup: PoolWorkerSetup): v
     }
   }
 
-  async function run(id: number, model: PoolTaskModel, bytes: Uint8Array): Promise<void> {
+  async function run(id: number, model: PoolTaskModel, bytes: Uint8Array, claim?: Uint8Array): Promise<void> {
     const controller = new AbortController();
     controllers.set(id, controller);
     const started = performance.now();
@@ -109,12 +111,30 @@ export function servePoolWorker(port: PoolWorkerPort, setup: PoolWorkerSetup): v
       const input = pipeline.decodeInput(bytes);
       if (!input.ok) throw input.error;
       const models = await load(model, pipeline.sessionAssets ?? [], controller.signal);
-      const result = await pipeline.run(models, input.value, { signal: controller.signal });
-      const encoded = pipeline.encodeOutput(result);
+      let encoded: Uint8Array;
+      let units: number;
+      if (claim === undefined) {
+        const result = await pipeline.run(models, input.value, {
+          signal: controller.signal,
+          onText: (index, text) => {
+            port.postMessage({ type: 'text', id, index, text });
+          },
+        });
+        encoded = pipeline.encodeOutput(result);
+        units = pipeline.units(input.value, result);
+      } else {
+        // A claimed output that does not even decode is wrong; a model without a checker has nothing to say.
+        const claimed = pipeline.decodeOutput(claim);
+        if (pipeline.check === undefined) throw new UnknownModelError(`${model.pipeline} has no checker`);
+        const verdict: ClaimVerdict = claimed.ok
+          ? await pipeline.check(models, input.value, claimed.value, { signal: controller.signal })
+          : { ok: false, reason: 'undecodable' };
+        encoded = encodeCanonical(verdict);
+        units = 0;
+      }
       // Send a buffer of exactly these bytes, so the transfer moves nothing else.
       const output =
         encoded.byteOffset === 0 && encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
-      const units = pipeline.units(input.value);
       const runMs = performance.now() - started;
       await evict(0);
       port.postMessage(
@@ -140,10 +160,10 @@ export function servePoolWorker(port: PoolWorkerPort, setup: PoolWorkerSetup): v
   port.on('message', (message) => {
     switch (message.type) {
       case 'run':
-        chain = chain.then(() => run(message.id, message.model, message.input));
+        chain = chain.then(() => run(message.id, message.model, message.input, message.claim));
         break;
       case 'abort':
-        controllers.get(message.id)?.abort();
+        controllers.get(message.id)?.abort(message.stop === undefined ? undefined : new StopRequest(message.stop));
         break;
       case 'memory':
         memoryBytes = message.memoryBytes;

@@ -22,6 +22,7 @@ import { BadSignatureError, WrongMessageTypeError } from './errors.ts';
 export const MESSAGE_TYPES = [
   'task',
   'task/cancel',
+  'task/stop',
   'task/assignment',
   'task/fallback',
   'receipt',

@@ -16,7 +16,8 @@ import { checkGenerateRequest, logitRows, stepFeeds, type GenerateRequest, type 
 
 export interface ClaimedGeneration {
   readonly tokens: readonly number[];
-  readonly finishReason: 'stop' | 'length';
+  /** `stopped`: the requester stopped it (the caller checks its proof), so it may end anywhere, even before any token. */
+  readonly finishReason: 'stop' | 'length' | 'stopped';
 }
 
 export type GenerationVerdict =
@@ -39,10 +40,12 @@ export async function checkGeneration(
   checkGenerateRequest(model, request);
   const { tokens } = claim;
   const limit = Math.min(request.maxTokens, model.contextLength - request.prompt.length);
-  if (tokens.length === 0) return { ok: false, reason: 'early-end' };
+  const stopped = claim.finishReason === 'stopped';
+  if (tokens.length === 0) return stopped ? { ok: true } : { ok: false, reason: 'early-end' };
   if (tokens.length > limit) return { ok: false, reason: 'too-long' };
   const eosAt = tokens.findIndex((t) => model.eosTokens.includes(t));
   if (eosAt !== -1 && eosAt !== tokens.length - 1) return { ok: false, reason: 'eos-not-last', index: eosAt };
+  if (stopped && eosAt !== -1) return { ok: false, reason: 'bad-finish' };
   if (claim.finishReason === 'length' && tokens.length !== limit) return { ok: false, reason: 'early-end' };
   if (claim.finishReason === 'length' && eosAt !== -1) return { ok: false, reason: 'bad-finish' };
 

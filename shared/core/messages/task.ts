@@ -37,3 +37,17 @@ export const cancelPayloadSchema = v.strictObject({
 });
 export type CancelPayload = v.InferOutput<typeof cancelPayloadSchema>;
 export const decodeCancelPayload = decoderFor('task cancel', cancelPayloadSchema);
+
+/**
+ * A requester's signed request to stop its text generation where it is: the
+ * worker ends it with the pieces made so far and puts this message in the
+ * result (`stopProof`), which is what lets it end short of `maxPieces`.
+ */
+export const stopPayloadSchema = v.strictObject({
+  v: version,
+  net: accountId,
+  task: taskId,
+  ts: timestamp,
+});
+export type StopPayload = v.InferOutput<typeof stopPayloadSchema>;
+export const decodeStopPayload = decoderFor('task stop', stopPayloadSchema);

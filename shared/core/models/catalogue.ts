@@ -17,6 +17,8 @@ export const MODEL_KINDS = [
   'voice-activity',
   /** An operator's own model: named tensors in, named tensors out. */
   'tensor',
+  /** A causal language model with a key/value cache: a prompt in, generated text out, priced per piece. */
+  'text-generation',
 ] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
@@ -42,7 +44,38 @@ export const toleranceSchema = v.variant('measure', [
 ]);
 export type Tolerance = v.InferOutput<typeof toleranceSchema>;
 
-export const modelEntrySchema = v.strictObject({
+const count = (min: number, max: number) => v.pipe(v.number(), v.safeInteger(), v.minValue(min), v.maxValue(max));
+
+/**
+ * What the generation loop must know of a `text-generation` model, and its
+ * prices. A language model reads and writes text in *pieces* (what model
+ * makers call tokens: for the shipped model one byte each); the word "token"
+ * is kept for the ledger's currency, so a price reads "2 tokens per 1,000
+ * pieces".
+ */
+export const textGenerationSpecSchema = v.strictObject({
+  /** `byte`: one piece per UTF-8 byte (ids 0 to 255), special pieces above. */
+  tokenizer: v.literal('byte'),
+  /** `plain`: the beginning-of-text piece, then every message's text, each followed by one space. */
+  template: v.literal('plain'),
+  /** Prompt and generated pieces together may not exceed this. */
+  contextLength: count(2, 1 << 20),
+  /** The piece that starts every prompt. */
+  bos: count(0, 1 << 24),
+  /** Pieces that end a generation. */
+  eos: v.pipe(v.array(count(0, 1 << 24)), v.minLength(1), v.maxLength(8)),
+  /** The key/value cache's shape: `past_key_values.N.key|value` of [1, kvHeads, positions, headDim]. */
+  cache: v.strictObject({ layers: count(1, 1024), kvHeads: count(1, 1024), headDim: count(1, 4096) }),
+  price: v.strictObject({
+    /** Tokens (the currency) per 1,000 prompt pieces read. */
+    perThousandPrompt: amount,
+    /** Tokens per 1,000 pieces generated. */
+    perThousandGenerated: amount,
+  }),
+});
+export type TextGenerationSpec = v.InferOutput<typeof textGenerationSpecSchema>;
+
+const modelEntryFields = v.strictObject({
   /** SHA-256 of the main ONNX file. */
   id: modelId,
   name: text(64),
@@ -77,7 +110,17 @@ export const modelEntrySchema = v.strictObject({
   license: v.strictObject({ spdx: text(64), source: text(280) }),
   /** Measured figures such as test accuracy. */
   metrics: v.record(text(64), v.number()),
+  /** Present exactly when `kind` is `text-generation`. */
+  textGeneration: v.optional(textGenerationSpecSchema),
 });
+
+export const modelEntrySchema = v.pipe(
+  modelEntryFields,
+  v.check(
+    (entry) => (entry.kind === 'text-generation') === (entry.textGeneration !== undefined),
+    'a text-generation model, and only one, has a textGeneration section',
+  ),
+);
 
 export type ModelEntry = v.InferOutput<typeof modelEntrySchema>;
 export const decodeModelEntry = decoderFor('model entry', modelEntrySchema);
@@ -92,4 +135,17 @@ export const decodeCatalogue = decoderFor('catalogue', catalogueSchema);
 /** The price of a task of `units` units. */
 export function priceOf(entry: ModelEntry, units: number): number {
   return entry.price.perUnit * Math.max(1, Math.ceil(units));
+}
+
+/** Pieces of text a generation read (its prompt, template included) and wrote. */
+export interface TextUsage {
+  readonly promptPieces: number;
+  readonly generatedPieces: number;
+}
+
+/** The price of a generation: prompt and generated pieces at their prices per 1,000, rounded up, at least 1. */
+export function generationPrice(spec: TextGenerationSpec, usage: TextUsage): number {
+  const { perThousandPrompt, perThousandGenerated } = spec.price;
+  const milli = usage.promptPieces * perThousandPrompt + usage.generatedPieces * perThousandGenerated;
+  return Math.max(1, Math.ceil(milli / 1000));
 }

@@ -37,7 +37,7 @@ export async function loadPipelineModels(
     await Promise.all([main, ...Object.values(sessions)].map((s) => s.release()));
     throw error;
   }
-  return { main, sessions, files };
+  return { main, sessions, files, textGeneration: entry.textGeneration };
 }
 
 /** Releases every session of a loaded pipeline. */

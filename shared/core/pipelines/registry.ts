@@ -7,6 +7,7 @@ import { clothingPipeline } from './image-classification/pipeline.ts';
 import { languageIdPipeline } from './language-id/pipeline.ts';
 import { ocrPipeline } from './ocr/pipeline.ts';
 import { tensorPipeline } from './tensor/tensor-pipeline.ts';
+import { textGenerationPipeline } from './text-generation/pipeline.ts';
 
 // Pipelines differ in their input and output types; the registry hands them out as opaque ones.
 type AnyPipeline = ModelPipeline<unknown, unknown>;
@@ -20,6 +21,7 @@ const pipelines = new Map<string, AnyPipeline>(
     pcaPipeline,
     ocrPipeline,
     tensorPipeline,
+    textGenerationPipeline,
   ].map((p) => [p.name, p as unknown as AnyPipeline]),
 );
 

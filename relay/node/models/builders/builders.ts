@@ -4,5 +4,12 @@ import { clothingBuilder } from './clothing.ts';
 import { dataJobsBuilder } from './data-jobs.ts';
 import { languageIdBuilder } from './language-id.ts';
 import { ocrBuilder } from './ocr.ts';
+import { textGenerationBuilder } from './text-generation.ts';
 
-export const builders: readonly ModelBuilder[] = [languageIdBuilder, clothingBuilder, dataJobsBuilder, ocrBuilder];
+export const builders: readonly ModelBuilder[] = [
+  languageIdBuilder,
+  clothingBuilder,
+  dataJobsBuilder,
+  ocrBuilder,
+  textGenerationBuilder,
+];

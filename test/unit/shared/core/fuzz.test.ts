@@ -19,6 +19,7 @@ import {
   decodeResourceAllocation,
   decodeTaskPayload,
   decodeCancelPayload,
+  decodeStopPayload,
   decodeAssignmentPayload,
   decodeFallbackPayload,
   decodeWorkerAdvertPayload,
@@ -57,6 +58,7 @@ const PROPERTY_BUDGET_MS = 5000;
 const PAYLOAD_DECODERS: Readonly<Record<MessageType, (value: unknown) => Result<unknown>>> = {
   task: decodeTaskPayload,
   'task/cancel': decodeCancelPayload,
+  'task/stop': decodeStopPayload,
   'task/assignment': decodeAssignmentPayload,
   'task/fallback': decodeFallbackPayload,
   receipt: decodeReceiptPayload,
@@ -230,6 +232,7 @@ beforeAll(async () => {
     }),
   );
   const cancel = encodeEnvelope(await signEnvelope(alice, 'task/cancel', { v: 1, net: network, task: t.id, ts: T0 }));
+  const stop = encodeEnvelope(await signEnvelope(alice, 'task/stop', { v: 1, net: network, task: t.id, ts: T0 }));
   const assignment = encodeEnvelope(
     await signEnvelope(relay, 'task/assignment', {
       v: 1,
@@ -251,6 +254,7 @@ beforeAll(async () => {
   samples.push(
     { name: 'task', type: 'task', bytes: t.bytes },
     { name: 'task cancel', type: 'task/cancel', bytes: cancel },
+    { name: 'task stop', type: 'task/stop', bytes: stop },
     { name: 'task assignment', type: 'task/assignment', bytes: assignment },
     { name: 'fallback request', type: 'task/fallback', bytes: fallback },
     { name: 'receipt', type: 'receipt', bytes: r },
