@@ -22,7 +22,7 @@ import { decodeEnvelope, openEnvelope } from '#core/envelope/envelope.ts';
 import { parseAccountId, parseTaskId, type AccountId, type TaskId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
 import { decodeReceiptPayload } from '#core/messages/receipt.ts';
-import { priceOf, type Catalogue, type ModelEntry } from '#core/models/catalogue.ts';
+import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
 import { solvePow } from '#core/pow/pow.ts';
 import {
   AIComputeClient,
@@ -176,7 +176,11 @@ async function quote(entry: ModelEntry, input: Uint8Array): Promise<number | und
   const decoded = pipeline.decodeInput(input);
   if (!decoded.ok)
     throw new CliError(decoded.error.code, `${entry.name} cannot take this input: ${decoded.error.message}`);
-  return priceOf(entry, pipeline.units(decoded.value));
+  const { quoteTask } = await import('#core/models/pricing.ts');
+  const quoted = quoteTask(entry, pipeline, decoded.value);
+  if (!quoted.ok)
+    throw new CliError(quoted.error.code, `${entry.name} cannot take this input: ${quoted.error.message}`);
+  return quoted.value.price;
 }
 
 /** The output as the model's pipeline reads it, for printing; undefined when it has none. */

@@ -2,9 +2,10 @@
  * What the Run screen asks for, per catalogue entry: text (language id), a
  * photo (clothing, OCR) or a table of numbers (regression, k-means, PCA); and
  * turning what the user gave into the pipeline's input, its bytes and its
- * price (the relay escrows `priceOf(entry, pipeline.units(input))`).
+ * price (the relay escrows the same `quoteTask` of it).
  */
-import { priceOf, type ModelEntry } from '#core/models/catalogue.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import { quoteTask } from '#core/models/pricing.ts';
 import type { ModelPipeline } from '#core/models/pipeline.ts';
 import type { Raster } from '#core/pipelines/image.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
@@ -76,8 +77,9 @@ export function prepareInput(entry: ModelEntry, input: UserInput): PreparedInput
   }
   const decoded = pipeline.decodeInput(bytes);
   if (!decoded.ok) throw new InvalidTaskInputError(decoded.error.message);
-  const units = pipeline.units(decoded.value);
-  return { pipeline, value: decoded.value, bytes, units, maxPrice: priceOf(entry, units) };
+  const quoted = quoteTask(entry, pipeline, decoded.value);
+  if (!quoted.ok) throw new InvalidTaskInputError(quoted.error.message);
+  return { pipeline, value: decoded.value, bytes, units: quoted.value.units, maxPrice: quoted.value.price };
 }
 
 const SEPARATOR = /[\s,;]+/;
