@@ -10,6 +10,7 @@ import { decodeCanonical, encodeCanonical } from '#core/encoding/canonical.ts';
 import { InvalidModelInputError } from '#core/models/errors.ts';
 import { err, ok, type Result } from '#core/result.ts';
 import type { SamplingParams } from '#core/generation/sampler.ts';
+import { templateText } from './byte-tokenizer.ts';
 
 /** The largest encoded input: 64 KiB, far more than any shipped model's context holds. */
 export const TEXT_INPUT_MAX_BYTES = 64 * 1024;
@@ -85,5 +86,6 @@ export function decodeTextInput(bytes: Uint8Array): Result<TextGenerationInput, 
     const path = v.getDotPath(issue);
     return err(new InvalidModelInputError(`text-generation input${path ? ` ${path}` : ''}: ${issue.message}`));
   }
+  if (templateText(parsed.output).trim() === '') return err(new InvalidModelInputError('the prompt is empty'));
   return ok(parsed.output);
 }
