@@ -282,7 +282,7 @@ describe('the Node worker', () => {
     expect((await runTask(models.doubler, doublerInput(), 10)).worker).toBe(workerAccount);
     from = worker.lines.length;
     worker.type('mobile');
-    await worker.waitFor(/ advert accepted .*preset=mobile cpu=5 threads=1 concurrency=1 models=5 /, { from });
+    await worker.waitFor(/ advert accepted .*preset=mobile cpu=5 threads=1 concurrency=1 models=6 /, { from });
     expect((await runTask(models.doubler, doublerInput(), 10)).worker).toBe(network);
     expect((await runTask(models.languageId, text('Questa è una frase in italiano.'), 10)).worker).toBe(workerAccount);
 
@@ -290,7 +290,7 @@ describe('the Node worker', () => {
     await writeFile(join(workerDir, 'settings.json'), JSON.stringify({ preset: 'conservative' }));
     from = worker.lines.length;
     worker.child.kill('SIGHUP');
-    await worker.waitFor(/ advert accepted .*preset=conservative cpu=5 threads=1 concurrency=1 models=6 /, { from });
+    await worker.waitFor(/ advert accepted .*preset=conservative cpu=5 threads=1 concurrency=1 models=7 /, { from });
     expect(worker.child.pid).toBe(pid);
     expect(worker.child.exitCode).toBeNull();
   });

@@ -104,6 +104,8 @@ export const STATUS_BY_CODE = {
   'input-mismatch': 400,
   'price-too-low': 402,
   'not-cancellable': 409,
+  'not-stoppable': 409,
+  'too-many-streams': 503,
   forbidden: 403,
   // Its direct path (`DirectPathError`).
   'not-direct': 409,

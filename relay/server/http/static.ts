@@ -14,7 +14,7 @@ const YEAR = 365 * 24 * 60 * 60;
 const NO_CACHE = /(^|\/)(index\.html|sw\.js|manifest\.webmanifest|registerSW\.js)$/;
 
 /** The app's own routes (`/run`, `/tasks/<id>`…): the page loads index.html and routes itself. */
-const APP_ROUTE = /^\/(run|tasks|wallet|contribute|network)(\/[\w-]*)?\/?$/;
+const APP_ROUTE = /^\/(chat|run|tasks|wallet|contribute|network)(\/[\w-]*)?\/?$/;
 
 /**
  * The built app in `appDir`: hashed assets immutable; the shell, the service

@@ -7,6 +7,17 @@
  * addresses and the relay's signed assignment). The requester then brings the
  * worker's receipt and output to `POST /tasks/:id/receipt`, or asks for the
  * brokered path with `POST /tasks/:id/fallback`.
+ *
+ * Text generation: `GET /tasks/:id/stream` answers Server-Sent Events, an
+ * `event: text` with `{ index, text }` for every piece made so far (from the
+ * first) and then for each new one, and at last an `event: end` with
+ * `{ task }` once the task is settled, refunded or failed for good (then the
+ * connection closes); a comment line every 15 s keeps proxies from closing
+ * it. Any task can be followed (one that makes no text just gets its end).
+ * `POST /tasks/:id/stop` with the requester's signed `task/stop` stops it:
+ * a task not started yet is cancelled and refunded, a generation under way
+ * ends with what it made and settles for that, anything else is refused
+ * (409 `not-stoppable`).
  */
 import express, { type Router } from 'express';
 import * as v from 'valibot';
@@ -32,6 +43,10 @@ const receiptSchema = v.strictObject({
 const fallbackSchema = v.strictObject({ request: base64Bytes(MAX_DIRECT_MESSAGE_BYTES) });
 
 const cancelSchema = v.strictObject({ cancel: base64Bytes(MAX_ENVELOPE_BYTES) });
+const stopSchema = v.strictObject({ stop: base64Bytes(MAX_ENVELOPE_BYTES) });
+
+/** How often an open stream gets a comment line, so that nothing on the way closes it as idle. */
+const STREAM_HEARTBEAT_MS = 15_000;
 
 export function createTaskApi(tasks: TaskService): Router {
   const api = express.Router();
@@ -98,6 +113,56 @@ export function createTaskApi(tasks: TaskService): Router {
     const id = unwrap(parseTaskId(req.params.id));
     const body = readBody('task cancel', cancelSchema, req.body);
     res.json({ task: await tasks.cancel(id, body.cancel) });
+  });
+
+  api.post('/tasks/:id/stop', async (req, res) => {
+    const id = unwrap(parseTaskId(req.params.id));
+    const body = readBody('task stop', stopSchema, req.body);
+    res.json({ task: await tasks.stop(id, body.stop) });
+  });
+
+  api.get('/tasks/:id/stream', (req, res) => {
+    const id = unwrap(parseTaskId(req.params.id));
+    let unwatch = (): void => undefined;
+    const heartbeat = setInterval(() => {
+      res.write(': heartbeat\n\n');
+    }, STREAM_HEARTBEAT_MS);
+    heartbeat.unref();
+    const close = (): void => {
+      clearInterval(heartbeat);
+      unwatch();
+      if (!res.writableEnded) res.end();
+    };
+    const send = (event: 'text' | 'end', data: unknown): void => {
+      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    res.status(200).set({
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      // Proxies such as nginx would otherwise hold the events back.
+      'x-accel-buffering': 'no',
+    });
+    try {
+      // Refuses (unknown task, too many streams) before it sends anything: the error is a plain JSON answer.
+      unwatch = tasks.watch(id, {
+        text: (index, text) => {
+          send('text', { index, text });
+        },
+        end: (task) => {
+          send('end', { task });
+          close();
+        },
+      });
+    } catch (error) {
+      clearInterval(heartbeat);
+      res.removeHeader('content-type');
+      res.removeHeader('cache-control');
+      res.removeHeader('x-accel-buffering');
+      throw error;
+    }
+    if (res.writableEnded) return; // the task had ended: the replay and its end went out
+    res.flushHeaders();
+    res.on('close', close);
   });
 
   return api;

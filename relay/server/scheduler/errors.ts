@@ -41,3 +41,12 @@ export class DispatchAbortedError extends Error {
   override readonly name = 'DispatchAbortedError';
   readonly code = 'dispatch-aborted';
 }
+
+/**
+ * The requester stopped the task before the worker made anything (it was
+ * still waiting for a slot): there is no result, and it is not the worker's fault.
+ */
+export class DispatchStoppedError extends Error {
+  override readonly name = 'DispatchStoppedError';
+  readonly code = 'stopped';
+}

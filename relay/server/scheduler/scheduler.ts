@@ -11,6 +11,11 @@
  *
  * An advert must come from its signer's own connection (an account id is the
  * PeerId of its key), and never over a relayed (limited) connection.
+ *
+ * A text generation streams: the worker sends each piece's text before its
+ * answer, handed to the dispatch's `onText`, and the dispatch's `stop`
+ * forwards the requester's signed stop to the worker, which then ends the
+ * generation and answers with what it made.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { equalBytes, sha256Hex } from '#core/encoding/bytes.ts';
@@ -18,12 +23,13 @@ import { readMessage, type SignedMessage } from '#core/envelope/envelope.ts';
 import { checkFreshness } from '#core/envelope/freshness.ts';
 import type { AccountId, ModelId, TaskId } from '#core/identity/ids.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
+import { StopRequest } from '#core/generation/stop-request.ts';
 import type { ModelEntry, SizeClass } from '#core/models/catalogue.ts';
 import { decodeReceiptPayload, type ReceiptPayload } from '#core/messages/receipt.ts';
 import { decodeTaskPayload } from '#core/messages/task.ts';
 import { decodeWorkerAdvertPayload, type WorkerAdvertPayload } from '#core/messages/worker-advert.ts';
 import type { RelayNode } from '../p2p/relay-node.ts';
-import { DispatchAbortedError, WorkerFailedError, type WorkerFailureReason } from './errors.ts';
+import { DispatchAbortedError, DispatchStoppedError, WorkerFailedError, type WorkerFailureReason } from './errors.ts';
 import { chooseWorker, type ChoiceOptions, type ChoiceRules } from './choose-worker.ts';
 import { DEFAULT_MIN_REPUTATION } from './reputation-book.ts';
 import {
@@ -32,8 +38,10 @@ import {
   MAX_TASK_MESSAGE_BYTES,
   TASK_PROTOCOL,
   messageChannel,
-  parseTaskAnswer,
+  readTaskAnswer,
   type AdvertAnswer,
+  type MessageChannel,
+  type TaskAnswer,
   type TaskRequest,
 } from '#client/p2p/task-protocol.ts';
 
@@ -88,8 +96,20 @@ export type PickOptions = ChoiceOptions;
 
 export interface DispatchOptions {
   readonly signal?: AbortSignal;
-  /** Deadline for the whole exchange, dial included. Default 15 s. */
+  /**
+   * How long the worker may be silent: from the dispatch (dial included) to
+   * its first message, then between its messages (a generation's text counts).
+   * Default 15 s.
+   */
   readonly timeoutMs?: number;
+  /** Text generation: each piece's text as the worker sends it, before its answer. */
+  readonly onText?: ((index: number, text: string) => void) | undefined;
+  /**
+   * Aborted with a `StopRequest` (the requester's signed stop), it is sent
+   * to the worker, which ends the generation and answers with what it made.
+   * An abort with another reason is ignored: `signal` is what gives up.
+   */
+  readonly stop?: AbortSignal | undefined;
 }
 
 export interface DispatchResult {
@@ -123,7 +143,8 @@ export interface Scheduler {
    * Sends a task (its encoded signed envelope) and its input to `worker` and
    * returns its verified receipt and output. Throws {@link WorkerFailedError}
    * when the worker fails, {@link DispatchAbortedError} when `signal` aborts,
-   * and a `TypeError` when `task` is not a valid signed task.
+   * {@link DispatchStoppedError} when `stop` came before the worker made
+   * anything, and a `TypeError` when `task` is not a valid signed task.
    */
   dispatch(
     worker: WorkerInfo | AccountId,
@@ -299,11 +320,35 @@ export function createScheduler(init: SchedulerInit): Scheduler {
     return receipt;
   }
 
+  /** Sends the requester's stop to the worker once `stop` aborts with one (or at once when it has). */
+  function forwardStop(channel: MessageChannel, stop: AbortSignal | undefined, signal: AbortSignal): () => void {
+    if (stop === undefined) return () => undefined;
+    const send = (): void => {
+      const reason: unknown = stop.reason;
+      if (!(reason instanceof StopRequest)) return;
+      // A stop that cannot be written finds a stream that is failing anyway: the read below reports it.
+      channel.write({ stop: reason.proof }, { signal }).catch(() => undefined);
+    };
+    if (stop.aborted) {
+      send();
+      return () => undefined;
+    }
+    stop.addEventListener('abort', send, { once: true });
+    return () => {
+      stop.removeEventListener('abort', send);
+    };
+  }
+
   async function exchange(
     peerId: PeerId,
     request: TaskRequest,
     signal: AbortSignal,
-  ): Promise<{ stage: 'dial' | 'answer'; value?: unknown; error?: unknown }> {
+    options: {
+      readonly onText?: DispatchOptions['onText'];
+      readonly stop?: AbortSignal | undefined;
+      onMessage(): void;
+    },
+  ): Promise<{ stage: 'dial' | 'answer'; answer?: TaskAnswer; error?: unknown }> {
     let stream: Stream;
     try {
       stream = await libp2p().dialProtocol(peerId, TASK_PROTOCOL, { signal });
@@ -314,16 +359,29 @@ export function createScheduler(init: SchedulerInit): Scheduler {
       stream.abort(new Error('dispatch aborted'));
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    let unforward = (): void => undefined;
     try {
       const channel = messageChannel(stream, MAX_TASK_MESSAGE_BYTES);
       await channel.write(request, { signal });
-      const value = await channel.read({ signal });
+      unforward = forwardStop(channel, options.stop, signal);
+      const answer = await readTaskAnswer(
+        {
+          read: async (readOptions) => {
+            const value = await channel.read(readOptions);
+            options.onMessage();
+            return value;
+          },
+        },
+        { signal, onText: options.onText },
+      );
+      unforward();
       await stream.close({ signal }).catch(() => undefined);
-      return { stage: 'answer', value };
+      return { stage: 'answer', answer };
     } catch (error) {
       stream.abort(error instanceof Error ? error : new Error(String(error)));
       return { stage: 'answer', error };
     } finally {
+      unforward();
       signal.removeEventListener('abort', onAbort);
     }
   }
@@ -384,17 +442,31 @@ export function createScheduler(init: SchedulerInit): Scheduler {
       }
       options.signal?.throwIfAborted();
       const timeoutMs = options.timeoutMs ?? 15_000;
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+      // The deadline restarts with every message: a long generation keeps the worker talking.
+      const timeout = new AbortController();
+      let timer = setTimeout(() => {
+        timeout.abort(new Error('the worker went silent'));
+      }, timeoutMs);
+      const onMessage = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timeout.abort(new Error('the worker went silent'));
+        }, timeoutMs);
+      };
+      const signal = options.signal === undefined ? timeout.signal : AbortSignal.any([options.signal, timeout.signal]);
       const started = performance.now();
       adjustInFlight(account, 1);
       try {
-        const result = await exchange(record.peerId, { task, input }, signal);
+        const result = await exchange(record.peerId, { task, input }, signal, {
+          onText: options.onText,
+          stop: options.stop,
+          onMessage,
+        });
         if (options.signal?.aborted === true) {
           throw new DispatchAbortedError('the dispatch was cancelled', { cause: options.signal.reason });
         }
-        if (timeout.aborted) {
-          throw new WorkerFailedError('timeout', account, `worker ${account} did not answer within ${timeoutMs} ms`);
+        if (timeout.signal.aborted) {
+          throw new WorkerFailedError('timeout', account, `worker ${account} was silent for ${timeoutMs} ms`);
         }
         if (result.error !== undefined) {
           const text = result.error instanceof Error ? result.error.message : 'the stream failed';
@@ -404,9 +476,13 @@ export function createScheduler(init: SchedulerInit): Scheduler {
               })
             : new WorkerFailedError('bad-receipt', account, `no valid answer: ${text}`, { cause: result.error });
         }
-        const answer = parseTaskAnswer(result.value);
+        const answer = result.answer;
         if (answer === undefined) throw new WorkerFailedError('bad-receipt', account, 'the answer is malformed');
         if ('error' in answer) {
+          // Stopped before it made anything: the requester's doing, not the worker's failure.
+          if (answer.error.code === 'stopped' && options.stop?.aborted === true) {
+            throw new DispatchStoppedError(`the worker stopped the task before it made anything`);
+          }
           throw new WorkerFailedError('error', account, `the worker failed: ${answer.error.message}`, {
             workerCode: answer.error.code,
           });
@@ -419,6 +495,7 @@ export function createScheduler(init: SchedulerInit): Scheduler {
         if (error instanceof WorkerFailedError) recordFailure(account, error.reason);
         throw error;
       } finally {
+        clearTimeout(timer);
         adjustInFlight(account, -1);
       }
     },

@@ -1,7 +1,10 @@
 /**
  * Admission and escrow: a signed task and its input are checked (signature,
- * network, freshness, model, input hash and size, price), the price is
- * escrowed in the ledger, and the task is recorded and started. Re-submitting
+ * network, freshness, model, input hash and size, price), the task's
+ * `maxPrice` is escrowed in the ledger, and the task is recorded and started.
+ * The price is the relay's own quote (`quoteTask`): for a language model, the
+ * most the task may cost, its prompt and every piece it may generate; what
+ * it did cost is counted when it settles (./settlement.ts). Re-submitting
  * a task is idempotent: the relay answers with the task it has. A task that
  * has not started can be cancelled by its requester, which refunds the escrow.
  */
@@ -11,7 +14,8 @@ import { checkFreshness } from '#core/envelope/freshness.ts';
 import type { AccountId, TaskId } from '#core/identity/ids.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import { WrongNetworkError } from '#core/ledger/errors.ts';
-import { priceOf, type Catalogue, type ModelEntry } from '#core/models/catalogue.ts';
+import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
+import { quoteTask } from '#core/models/pricing.ts';
 import { decodeCancelPayload, decodeTaskPayload, type TaskPayload } from '#core/messages/task.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
 import { unwrap } from '#core/result.ts';
@@ -34,8 +38,14 @@ export interface AdmittedTask {
   readonly bytes: Uint8Array;
   readonly input: Uint8Array;
   readonly entry: ModelEntry;
-  /** Units of work the relay read from the input (what the price counts). */
+  /** Units of work the relay read from the input (for a language model, the most pieces it may generate). */
   readonly units: number;
+  /**
+   * The relay's quote for the input (`quoteTask`): what the task costs, or
+   * for a language model the most it may cost (its prompt and every piece it
+   * may generate); what it did cost is counted at settlement.
+   */
+  readonly price: number;
   readonly route: TaskRoute;
   /** Set for the relay's own audit tasks, which go to one worker and are never offered for the direct path. */
   readonly audit?: AuditJob;
@@ -98,7 +108,7 @@ export function createAdmission(init: AdmissionInit): Admission {
         requester: message.signer,
         model: entry.id,
         state: 'pending',
-        price: priceOf(entry, admitted.units),
+        price: admitted.price,
         maxPrice: message.payload.maxPrice,
         units: admitted.units,
         submittedAt: now(),
@@ -144,14 +154,17 @@ export function createAdmission(init: AdmissionInit): Admission {
       }
       const pipeline = pipelineFor(entry.pre);
       if (!pipeline) throw new UnknownModelError(`this relay cannot run ${entry.name}: no pipeline ${entry.pre}`);
-      const units = pipeline.units(unwrap(pipeline.decodeInput(input)));
-      const price = priceOf(entry, units);
-      if (p.maxPrice < price) {
+      // An input the model cannot take (an empty prompt, one longer than the context, no pieces
+      // or too many to generate) is refused here with InvalidModelInputError, before any escrow.
+      const quote = unwrap(quoteTask(entry, pipeline, unwrap(pipeline.decodeInput(input))));
+      if (p.maxPrice < quote.price) {
+        const most = quote.usage === undefined ? '' : ' at most (its prompt and every piece it may generate)';
         throw new PriceTooLowError(
-          `${entry.name} costs ${price} for this input; the task offers at most ${p.maxPrice}`,
+          `${entry.name} costs ${quote.price}${most} for this input; the task offers at most ${p.maxPrice}`,
         );
       }
-      const created = await accept({ message, bytes, input, entry, units, route });
+      const { units, price } = quote;
+      const created = await accept({ message, bytes, input, entry, units, price, route });
       if (created === undefined) return direct.withOffer(book.get(message.id as TaskId), false);
       return direct.withOffer(created, true);
     },

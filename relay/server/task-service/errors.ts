@@ -19,7 +19,14 @@ export type DirectPathErrorCode =
 
 /** Every code the task service can report. */
 export type TaskServiceErrorCode =
-  'unknown-task' | 'input-mismatch' | 'price-too-low' | 'not-cancellable' | 'forbidden' | DirectPathErrorCode;
+  | 'unknown-task'
+  | 'input-mismatch'
+  | 'price-too-low'
+  | 'not-cancellable'
+  | 'not-stoppable'
+  | 'too-many-streams'
+  | 'forbidden'
+  | DirectPathErrorCode;
 
 export abstract class TaskServiceError extends Error {
   abstract readonly code: TaskServiceErrorCode;
@@ -47,6 +54,18 @@ export class PriceTooLowError extends TaskServiceError {
 export class NotCancellableError extends TaskServiceError {
   override readonly name = 'NotCancellableError';
   readonly code = 'not-cancellable';
+}
+
+/** The task is not a text generation under way (or not yet started): there is nothing to stop. */
+export class NotStoppableError extends TaskServiceError {
+  override readonly name = 'NotStoppableError';
+  readonly code = 'not-stoppable';
+}
+
+/** The relay holds as many task streams (`/api/tasks/:id/stream`) as it keeps open at once. */
+export class TooManyStreamsError extends TaskServiceError {
+  override readonly name = 'TooManyStreamsError';
+  readonly code = 'too-many-streams';
 }
 
 /** Only the task's requester may cancel it. */

@@ -3,7 +3,16 @@
  * relay's fee, and the checked output handed to the requester), or refunded
  * (the task failed, was cancelled, or was lost with an earlier run of the
  * relay). Only a result that passed every check reaches {@link Settlement.settle}.
+ *
+ * A language model's task is paid for what it did: the relay counts the
+ * pieces of the checked output and of the prompt itself (never the worker's
+ * counts) and prices them with `quoteTask`, at most the task's `maxPrice`.
+ * The settle transaction pays that and hands the rest of the escrow back to
+ * the requester in the same step (see `tx/settle` in shared/core/ledger/state.ts).
  */
+import { InvalidModelInputError } from '#core/models/errors.ts';
+import { quoteTask } from '#core/models/pricing.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
 import { unwrap } from '#core/result.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { WorkerRun } from '../trust/worker-checks.ts';
@@ -35,18 +44,18 @@ export function createSettlement(init: SettlementInit): Settlement {
 
   return {
     async settle(task, run) {
+      // Priced first: an output that cannot be priced fails before the task moves on.
+      const { price, units } = settledPrice(task, run);
       if (task.view.state !== 'completed') {
         book.move(task, 'completed', { worker: run.worker, outputHash: run.outputHash });
       }
       book.move(task, 'verified', { worker: run.worker, outputHash: run.outputHash });
-      // The price counts the units the relay read from the input, not what the worker claims.
-      const price = Math.min(task.view.maxPrice, task.view.price);
       const settled = unwrap(
         await ledger.submitSigned('tx/settle', { task: task.view.id, receipt: run.receipt, price }),
       );
       task.output = run.output;
       task.receipt = run.receipt;
-      book.move(task, 'settled', { settleTx: settled.id, price, finishedAt: now() });
+      book.move(task, 'settled', { settleTx: settled.id, price, units, finishedAt: now() });
       init.events?.completed?.(task.view);
     },
 
@@ -73,6 +82,26 @@ export function createSettlement(init: SettlementInit): Settlement {
       return count;
     },
   };
+}
+
+/**
+ * What `run` of `task` costs, never above the task's `maxPrice`. A model
+ * priced by units costs the units the relay read from the input (its quote
+ * at admission); a language model costs the pieces the relay counts in the
+ * checked output and in the prompt, whatever the worker's receipt says.
+ * Throws InvalidModelInputError when the output cannot be priced (no check
+ * lets such an output through, so the task fails and is refunded).
+ */
+function settledPrice(task: TaskRecord, run: WorkerRun): { price: number; units: number } {
+  const pipeline = pipelineFor(task.entry.pre);
+  if (pipeline?.usage === undefined) {
+    return { price: Math.min(task.view.maxPrice, task.view.price), units: task.view.units };
+  }
+  const input = pipeline.decodeInput(task.input);
+  const output = pipeline.decodeOutput(run.output);
+  if (!input.ok || !output.ok) throw new InvalidModelInputError('the checked output cannot be priced');
+  const quote = unwrap(quoteTask(task.entry, pipeline, input.value, output.value));
+  return { price: Math.min(task.view.maxPrice, quote.price), units: quote.units };
 }
 
 /** What a failed task shows: the error's code (`internal` without one) and its message. */

@@ -4,15 +4,22 @@
  * graph, and the results kept for `result()`. Every part of the task service
  * reads and moves tasks through it, so a move the state graph forbids fails
  * in one place.
+ *
+ * It also keeps what a text generation streamed: each piece's text in order
+ * (bounded: at most {@link TEXT_MAX_PIECES} pieces and their text), handed to
+ * the task's watchers as it arrives (the `/api/tasks/:id/stream` endpoint),
+ * replayed from the first piece to a watcher that comes late, and ended with
+ * the task's final view once it is settled or refunded.
  */
 import type { SignedMessage } from '#core/envelope/envelope.ts';
 import type { AccountId, Hash, ModelId, TaskId, TxId } from '#core/identity/ids.ts';
 import type { ModelEntry } from '#core/models/catalogue.ts';
 import type { TaskPayload } from '#core/messages/task.ts';
+import { TEXT_MAX_PIECES } from '#core/pipelines/text-generation/prompt.ts';
 import { canTransition, type TaskState } from '#core/task-state/task-state.ts';
 import type { AuditJob } from '../trust/audit-tasks.ts';
 import type { DirectJob } from './direct-path.ts';
-import { UnknownTaskError } from './errors.ts';
+import { TooManyStreamsError, UnknownTaskError } from './errors.ts';
 
 /** What the API shows of a task. */
 export interface TaskView {
@@ -64,12 +71,32 @@ export interface TaskRecord {
   readonly audit?: AuditJob;
   /** Set on a task assigned for the direct path. */
   direct?: DirectJob;
+  /**
+   * Set while a text generation of this task runs on the brokered path (on a
+   * worker or the pool): aborting it with a `StopRequest` stops the run.
+   */
+  stopper?: AbortController;
+  /** The requester's signed stop, once accepted: the run that comes after it (if any) starts stopped. */
+  stopped?: Uint8Array;
+}
+
+/** Someone following a task's streamed text (see {@link TaskBook.watch}). */
+export interface TextWatcher {
+  /** One piece's text, in order from index 0. */
+  readonly text: (index: number, text: string) => void;
+  /** The task ended (settled or refunded, or failed for good): nothing follows. */
+  readonly end: (task: TaskView) => void;
 }
 
 export interface TaskBookInit {
   /** Results kept in memory for `result()`. Default 1000 (oldest dropped by {@link TaskBook.forget}). */
   readonly maxResults?: number | undefined;
+  /** Watchers at once, over all tasks. Default 1000. */
+  readonly maxWatchers?: number | undefined;
 }
+
+/** The most text a task keeps: what its result's text may hold (4 characters a piece), and a little. */
+const MAX_TEXT_CHARS = 4 * TEXT_MAX_PIECES + 1024;
 
 export interface TaskBook {
   /** The task `id`. Throws {@link UnknownTaskError}. */
@@ -87,13 +114,58 @@ export interface TaskBook {
   list(filter?: { readonly account?: AccountId; readonly limit?: number }): TaskView[];
   /** The output and receipt once settled; undefined before, or after the result was dropped. Throws {@link UnknownTaskError}. */
   result(id: TaskId): TaskResult | undefined;
-  /** Drops the outputs of the oldest settled tasks beyond `maxResults`. */
+  /** Drops the outputs (and streamed text) of the oldest settled tasks beyond `maxResults`. */
   forget(): void;
+  /**
+   * Keeps piece `index`'s text of task `id` and hands it to its watchers.
+   * Pieces come in order: one the task has already is ignored (a second run
+   * after a failed one makes the same pieces again), a gap is filled with ''.
+   * Past the bound, or after the task ended, or for an unknown task, nothing happens.
+   */
+  appendText(id: TaskId, index: number, text: string): void;
+  /** The text streamed so far, one string per piece. Throws {@link UnknownTaskError}. */
+  text(id: TaskId): readonly string[];
+  /**
+   * Follows task `id`'s text: `watcher` gets every piece so far at once, then
+   * each new one, then the end (at once when the task has ended already).
+   * Returns what stops watching. Throws {@link UnknownTaskError}, and
+   * {@link TooManyStreamsError} when `maxWatchers` are watching already.
+   */
+  watch(id: TaskId, watcher: TextWatcher): () => void;
+  /** Task `id` ended: its watchers get its final view and are let go. Only the first call counts. */
+  endText(id: TaskId): void;
+}
+
+/** A task's streamed text and who follows it. */
+interface TaskText {
+  readonly pieces: string[];
+  chars: number;
+  ended: boolean;
+  readonly watchers: Set<TextWatcher>;
 }
 
 export function createTaskBook(init: TaskBookInit = {}): TaskBook {
   const maxResults = init.maxResults ?? 1000;
+  const maxWatchers = init.maxWatchers ?? 1000;
   const tasks = new Map<TaskId, TaskRecord>();
+  const texts = new Map<TaskId, TaskText>();
+  let watching = 0;
+
+  /** The text of a task the book holds, made on first use. */
+  function textOf(id: TaskId): TaskText {
+    get(id);
+    let text = texts.get(id);
+    if (text === undefined) {
+      text = { pieces: [], chars: 0, ended: false, watchers: new Set() };
+      texts.set(id, text);
+    }
+    return text;
+  }
+
+  /** Whether the task's story is over: no more text, no more moves. */
+  function isOver(task: TaskRecord): boolean {
+    return task.view.state === 'settled' || task.view.state === 'refunded';
+  }
 
   function get(id: TaskId): TaskRecord {
     const task = tasks.get(id);
@@ -137,7 +209,59 @@ export function createTaskBook(init: TaskBookInit = {}): TaskBook {
       for (const task of done.slice(0, Math.max(0, done.length - maxResults))) {
         delete task.output;
         delete task.receipt;
+        // Only an ended text with no watchers left goes; a late watcher then gets the end alone.
+        const text = texts.get(task.view.id);
+        if (text?.ended === true && text.watchers.size === 0) texts.delete(task.view.id);
       }
+    },
+    appendText(id, index, piece) {
+      if (!tasks.has(id)) return;
+      const text = textOf(id);
+      if (text.ended || index < text.pieces.length || index >= TEXT_MAX_PIECES) return;
+      const gap = index - text.pieces.length;
+      if (text.chars + piece.length > MAX_TEXT_CHARS) return;
+      for (let i = 0; i < gap; i++) text.pieces.push('');
+      text.pieces.push(piece);
+      text.chars += piece.length;
+      for (let i = index - gap; i <= index; i++) {
+        const value = text.pieces[i] ?? '';
+        for (const watcher of text.watchers) watcher.text(i, value);
+      }
+    },
+    text(id) {
+      get(id);
+      return [...(texts.get(id)?.pieces ?? [])];
+    },
+    watch(id, watcher) {
+      const task = get(id);
+      const text = textOf(id);
+      const over = text.ended || isOver(task);
+      if (!over && watching >= maxWatchers) {
+        throw new TooManyStreamsError(`${maxWatchers} streams are open on this relay; try again later`);
+      }
+      text.pieces.forEach((piece, index) => {
+        watcher.text(index, piece);
+      });
+      if (over) {
+        watcher.end(task.view);
+        return () => undefined;
+      }
+      text.watchers.add(watcher);
+      watching++;
+      return () => {
+        if (text.watchers.delete(watcher)) watching--;
+      };
+    },
+    endText(id) {
+      const task = tasks.get(id);
+      if (task === undefined) return;
+      const text = textOf(id);
+      if (text.ended) return;
+      text.ended = true;
+      const watchers = [...text.watchers];
+      watching -= text.watchers.size;
+      text.watchers.clear();
+      for (const watcher of watchers) watcher.end(task.view);
     },
   };
 }

@@ -4,8 +4,14 @@
  * signs. Both hand back the same {@link WorkerRun}, so what judges and settles
  * a result does not care where it ran. Only staked workers get work: an
  * unstaked one could not be paid, nor slashed for a wrong answer.
+ *
+ * A text generation streams either way: each piece's text goes to the run's
+ * `onText` as the worker (or the pool's thread) makes it, and aborting the
+ * run's `stop` with a `StopRequest` (the requester's signed stop) ends it
+ * with what it made, which is then its result.
  */
 import { encodeEnvelope, signEnvelope } from '#core/envelope/envelope.ts';
+import { StopRequest } from '#core/generation/stop-request.ts';
 import type { AccountId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
 import type { ModelEntry } from '#core/models/catalogue.ts';
@@ -18,6 +24,14 @@ import type { Scheduler, WorkerInfo } from '../scheduler/scheduler.ts';
 import type { ComputeKind, TrustTally } from '../trust/trust-tally.ts';
 import type { WorkerRun } from '../trust/worker-checks.ts';
 import type { TaskRecord } from './task-book.ts';
+
+/** How one run streams and stops (text generation). */
+export interface RunOptions {
+  /** Each generated piece's text, as it is made. */
+  readonly onText?: ((index: number, text: string) => void) | undefined;
+  /** Aborted with a `StopRequest`: the generation ends with what it made. Other reasons are ignored. */
+  readonly stop?: AbortSignal | undefined;
+}
 
 /** What a run needs of a task: its signed bytes, its input, its model and its id. */
 export type RunnableTask = Pick<TaskRecord, 'bytes' | 'input' | 'entry'> & {
@@ -49,9 +63,9 @@ export interface TaskRunner {
   /** The best staked worker for `entry`, leaving out `exclude`; undefined when none may take it. */
   pickWorker(entry: ModelEntry, exclude: readonly AccountId[]): WorkerInfo | undefined;
   /** Sends `task` to `worker`; a failure lowers the worker's reputation and is thrown. */
-  onWorker(task: RunnableTask, worker: AccountId, kind: ComputeKind): Promise<WorkerRun>;
+  onWorker(task: RunnableTask, worker: AccountId, kind: ComputeKind, options?: RunOptions): Promise<WorkerRun>;
   /** Runs `task`'s input on the relay's pool and signs the receipt as the relay. */
-  onPool(task: RunnableTask, kind: ComputeKind): Promise<WorkerRun>;
+  onPool(task: RunnableTask, kind: ComputeKind, options?: RunOptions): Promise<WorkerRun>;
 }
 
 export function createTaskRunner(init: TaskRunnerInit): TaskRunner {
@@ -76,11 +90,15 @@ export function createTaskRunner(init: TaskRunnerInit): TaskRunner {
       return init.scheduler?.pick(entry, { exclude: [...exclude, ...unstaked()] });
     },
 
-    async onWorker(task, worker, kind) {
+    async onWorker(task, worker, kind, options = {}) {
       const scheduler = init.scheduler;
       if (scheduler === undefined) throw new Error('internal: no scheduler to dispatch to');
       try {
-        const done = await scheduler.dispatch(worker, task.bytes, task.input, { timeoutMs: workerTimeoutMs });
+        const done = await scheduler.dispatch(worker, task.bytes, task.input, {
+          timeoutMs: workerTimeoutMs,
+          onText: options.onText,
+          stop: options.stop,
+        });
         tally.compute(kind, done.elapsedMs);
         return {
           worker,
@@ -94,8 +112,13 @@ export function createTaskRunner(init: TaskRunnerInit): TaskRunner {
       }
     },
 
-    async onPool(task, kind) {
-      const result = await pool.run(task.entry.id, task.input);
+    async onPool(task, kind, options = {}) {
+      // Only a stop aborts a pool run: the pool ends a stopped generation with what it made.
+      const signal = options.stop === undefined ? undefined : stopOnly(options.stop);
+      const result = await pool.run(task.entry.id, task.input, {
+        ...(signal === undefined ? {} : { signal }),
+        onText: options.onText,
+      });
       tally.compute(kind, result.runMs);
       const payload: ReceiptPayload = {
         v: 1,
@@ -113,4 +136,16 @@ export function createTaskRunner(init: TaskRunnerInit): TaskRunner {
       return { worker: signer.accountId, output: result.output, receipt, outputHash: result.outputHash };
     },
   };
+}
+
+/** A signal that aborts when `stop` aborts with a `StopRequest`, and never for another reason. */
+function stopOnly(stop: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const follow = (): void => {
+    const reason: unknown = stop.reason;
+    if (reason instanceof StopRequest) controller.abort(reason);
+  };
+  if (stop.aborted) follow();
+  else stop.addEventListener('abort', follow, { once: true });
+  return controller.signal;
 }

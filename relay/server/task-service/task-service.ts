@@ -32,19 +32,27 @@ import { createAuditTasks } from '../trust/audit-tasks.ts';
 import { createCanaryStore, type CanaryStore } from '../trust/canary-store.ts';
 import { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE } from '../trust/trust-defaults.ts';
 import { createTrustTally, type TrustTallySnapshot } from '../trust/trust-tally.ts';
-import { createWorkerChecks } from '../trust/worker-checks.ts';
+import { createWorkerChecks, poolChecker } from '../trust/worker-checks.ts';
 import { createAdmission, type TaskRoute } from './admission.ts';
 import { createBrokeredRun } from './brokered-run.ts';
 import { createDirectPath, type DirectOffer, type DirectPathDeadlines } from './direct-path.ts';
 import { createSettlement } from './settlement.ts';
-import { createTaskBook, type TaskEvents, type TaskRecord, type TaskResult, type TaskView } from './task-book.ts';
+import {
+  createTaskBook,
+  type TaskEvents,
+  type TaskRecord,
+  type TaskResult,
+  type TaskView,
+  type TextWatcher,
+} from './task-book.ts';
 import { createTaskRunner } from './task-runner.ts';
+import { createTaskStop } from './task-stop.ts';
 
 export { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE };
 export { DirectPathError, type DirectPathErrorCode } from './errors.ts';
 export type { TaskRoute } from './admission.ts';
 export type { DirectOffer, DirectPathDeadlines } from './direct-path.ts';
-export type { TaskEvents, TaskResult, TaskView } from './task-book.ts';
+export type { TaskEvents, TaskResult, TaskView, TextWatcher } from './task-book.ts';
 
 /** Direct-path options. */
 export type DirectPathInit = DirectPathDeadlines;
@@ -73,7 +81,8 @@ export interface TaskTrustInit {
 
 export interface TaskServiceInit {
   readonly ledger: LedgerService;
-  readonly pool: Pick<InferencePool, 'run'>;
+  /** The relay's pool; its `check` (when there) judges text-generation answers by a forced pass. */
+  readonly pool: Pick<InferencePool, 'run'> & Partial<Pick<InferencePool, 'check'>>;
   /** Desktop workers connected over libp2p; without one every task runs on the pool. */
   readonly scheduler?: Pick<Scheduler, 'pick' | 'dispatch' | 'workers' | 'hold'>;
   /** How long a worker may take before the task goes elsewhere. Default 15 s. */
@@ -126,6 +135,17 @@ export interface TaskService {
   result(id: TaskId): TaskResult | undefined;
   /** Cancels a task that has not started, with the requester's signed cancel message; refunds the escrow. */
   cancel(id: TaskId, cancel: Uint8Array): Promise<TaskView>;
+  /**
+   * The requester's signed `task/stop`: a task not started yet is cancelled and refunded; a text
+   * generation under way ends with what it made and settles for that. Resolves with the task once
+   * it ended (or as it is after a while). Throws `NotStoppableError` for anything else (see ./task-stop.ts).
+   */
+  stop(id: TaskId, stop: Uint8Array): Promise<TaskView>;
+  /**
+   * Follows a task's streamed text (replayed from the first piece) until it ends; returns what stops
+   * following. Throws UnknownTaskError, and TooManyStreamsError when the relay holds enough streams.
+   */
+  watch(id: TaskId, watcher: TextWatcher): () => void;
   /** Refunds escrows left open by an earlier run of the relay (their tasks were lost with it). */
   refundOrphans(): Promise<number>;
   /** Resolves when every running task has finished. */
@@ -154,13 +174,26 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     workerTimeoutMs: init.workerTimeoutMs,
     now,
   });
-  const settlement = createSettlement({ ledger, book, now, events });
+  // A task's streamed text ends with its story: settled, refunded, or failed for good.
+  const settlement = createSettlement({
+    ledger,
+    book,
+    now,
+    events: {
+      ...events,
+      completed: (view) => {
+        book.endText(view.id);
+        events?.completed?.(view);
+      },
+    },
+  });
   const checks = createWorkerChecks({
     canaryRate: trust.canaryRate ?? DEFAULT_CANARY_RATE,
     recheckRate: trust.recheckRate ?? DEFAULT_RECHECK_RATE,
     slashShare: trust.slashShare ?? 1,
     random,
     ledger,
+    verifier,
     reputation,
     tally,
     catalogue: init.catalogue,
@@ -177,6 +210,8 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     canAudit: (trust.auditors?.length ?? 0) > 0,
     pickWorker: (entry, exclude) => runner.pickWorker(entry, exclude),
     runOnPool: (task, kind) => runner.onPool(book.get(task), kind),
+    checkOnPool: poolChecker(pool),
+    requesterOf: (task) => book.get(task).view.requester,
     // The audit tasks are made below: they escrow through admission, which starts tasks through these checks.
     startAudit: (kind, worker, entry, input) => audits.start(kind, worker, entry, input),
     recordSlash: (task, tx) => {
@@ -246,6 +281,8 @@ export function createTaskService(init: TaskServiceInit): TaskService {
     list: (filter) => book.list(filter),
     result: (id) => book.result(id),
     cancel: (id, cancel) => admission.cancel(id, cancel),
+    stop: createTaskStop({ ledger, verifier, book, direct, settlement, now }),
+    watch: (id, watcher) => book.watch(id, watcher),
     refundOrphans: () => settlement.refundOrphans(),
     idle: () => admission.idle(),
     trustTally: () => tally.snapshot(),

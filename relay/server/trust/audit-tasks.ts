@@ -11,7 +11,8 @@ import { sha256Hex } from '#core/encoding/bytes.ts';
 import { encodeEnvelope, readMessage, signEnvelope } from '#core/envelope/envelope.ts';
 import type { AccountId, Hash } from '#core/identity/ids.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
-import { priceOf, type ModelEntry } from '#core/models/catalogue.ts';
+import type { ModelEntry } from '#core/models/catalogue.ts';
+import { quoteTask } from '#core/models/pricing.ts';
 import { decodeTaskPayload, TASK_NONCE_BYTES, type TaskPayload } from '#core/messages/task.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
 import { unwrap } from '#core/result.ts';
@@ -75,10 +76,14 @@ export function createAuditTasks(init: AuditTasksInit): AuditTasks {
       const pipeline = pipelineFor(entry.pre);
       const decoded = pipeline?.decodeInput(input);
       if (pipeline === undefined || decoded?.ok !== true) return undefined;
-      const units = pipeline.units(decoded.value);
-      const price = priceOf(entry, units);
-      // Requesters offer a little over the price as often as not.
-      const maxPrice = price + Math.floor(random() * 3) * entry.price.perUnit;
+      // Quoted as admission quotes a requester's task (a language model: its prompt and the most it may generate).
+      const quote = quoteTask(entry, pipeline, decoded.value);
+      if (!quote.ok) return undefined;
+      const { units, price } = quote.value;
+      // Requesters offer a little over the price as often as not: a unit or two, or for a
+      // language model (whose price is a few tokens) a token or two.
+      const step = quote.value.usage === undefined ? entry.price.perUnit : 1;
+      const maxPrice = price + Math.floor(random() * 3) * step;
       const auditor = await auditors.pick(maxPrice);
       if (auditor === undefined) return undefined;
       const payload: TaskPayload = {
@@ -96,7 +101,16 @@ export function createAuditTasks(init: AuditTasksInit): AuditTasks {
       const answer = deferred<WorkerRun | undefined>();
       const judged = deferred<boolean>();
       const audit = { kind, worker, answered: answer.resolve, judged: judged.promise };
-      const created = await init.admission.accept({ message, bytes, input, entry, units, route: 'brokered', audit });
+      const created = await init.admission.accept({
+        message,
+        bytes,
+        input,
+        entry,
+        units,
+        price,
+        route: 'brokered',
+        audit,
+      });
       if (created === undefined) return undefined;
       return { task: created.view.id, answer: answer.promise, judge: judged.resolve };
     },

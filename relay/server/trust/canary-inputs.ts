@@ -4,7 +4,10 @@
  * must not recognise one by its hash), shaped like what people send: mixed
  * sentences for language identification, a garment photographed on a light
  * background for the clothing classifier, small noisy tables for the data
- * jobs. The relay learns the answer by running the input on its own pool.
+ * jobs, a verse reference for the language model to continue, with a seed
+ * and sampling settings like a chat's. The relay learns the answer by running
+ * the input on its own pool (or, for text generation, judges the worker's
+ * answer with the pool's forced pass: no answer is needed beforehand).
  *
  * An answer is only worth convicting on when an honest worker on another
  * backend gives it too, so {@link isClearAnswer} drops inputs whose answer is
@@ -13,6 +16,7 @@
  */
 import type { ClassifyImage } from '#core/pipelines/image-classification/image.ts';
 import type { DataTable } from '#core/pipelines/data/table.ts';
+import type { TextGenerationInput } from '#core/pipelines/text-generation/prompt.ts';
 import { pipelineFor } from '#core/pipelines/registry.ts';
 import { CANARY_SENTENCES } from './canary-sentences.ts';
 
@@ -125,12 +129,64 @@ function varianceTable(random: () => number): DataTable {
   return { rows, components: 2 };
 }
 
+/** Books of the King James Bible, whose verses the shipped language model continues. */
+const BOOKS: readonly string[] = [
+  'Genesis',
+  'Exodus',
+  'Leviticus',
+  'Numbers',
+  'Deuteronomy',
+  'Joshua',
+  'Judges',
+  'Ruth',
+  'Samuel',
+  'Kings',
+  'Job',
+  'Psalms',
+  'Proverbs',
+  'Ecclesiastes',
+  'Isaiah',
+  'Jeremiah',
+  'Ezekiel',
+  'Daniel',
+  'Matthew',
+  'Mark',
+  'Luke',
+  'John',
+  'Acts',
+  'Romans',
+  'Corinthians',
+  'Hebrews',
+  'James',
+  'Revelation',
+];
+
+/**
+ * A verse reference ("John 3:16") to continue, as a plain prompt or a chat
+ * message, greedy or sampled with a fresh seed, asking a modest number of
+ * pieces: a check of the answer costs about one prefill of that many.
+ */
+function versePrompt(random: () => number): TextGenerationInput {
+  const reference = `${pickOne(random, BOOKS)} ${int(random, 1, 30)}:${int(random, 1, 30)}`;
+  const sampled = random() < 0.6;
+  return {
+    ...(random() < 0.5 ? { prompt: `${reference} ` } : { messages: [{ role: 'user' as const, content: reference }] }),
+    maxPieces: int(random, 24, 48),
+    temperature: sampled ? round(0.3 + random() * 0.9, 2) : 0,
+    topK: sampled ? pickOne(random, [0, 20, 40]) : 0,
+    topP: sampled ? pickOne(random, [1, 0.95, 0.9]) : 1,
+    seed: int(random, 0, 2 ** 31),
+    stop: [],
+  };
+}
+
 const MAKERS: Readonly<Record<string, (random: () => number) => unknown>> = {
   'language-id': sentences,
   clothing: garmentPhoto,
   'linear-regression': regressionTable,
   kmeans: clusterTable,
   pca: varianceTable,
+  'text-generation': versePrompt,
 };
 
 /** The canary input generator for pipeline `pre`, or undefined when the relay has none (its models are only re-checked). */

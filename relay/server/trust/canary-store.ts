@@ -4,23 +4,33 @@
  * A case goes to a given worker at most once (a worker that remembered the
  * inputs it has seen would otherwise spot a repeat) and is retired after
  * `maxUses` workers, so the pool's run is shared by a few canaries.
+ *
+ * A model whose pipeline checks a claimed answer itself (text generation)
+ * needs no known answer when the pool has that checker: the worker's answer
+ * is judged by the pool's forced pass (see ./worker-checks.ts), so its case
+ * is only a fresh input and costs the pool nothing until it is judged.
  */
 import type { AccountId, ModelId } from '#core/identity/ids.ts';
 import type { ModelEntry } from '#core/models/catalogue.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
 import type { InferencePool } from '#node/pool/inference-pool.ts';
 import { canaryInputGenerator, isClearAnswer, type CanaryInputGenerator } from './canary-inputs.ts';
 
 /** A canary input and its known answer. */
 export interface CanaryCase {
   readonly input: Uint8Array;
-  /** The pool's canonical output for `input`: the known answer. */
-  readonly output: Uint8Array;
-  readonly units: number;
+  /**
+   * The pool's canonical output for `input`: the known answer. Absent for a
+   * model the pool's checker judges (text generation), which needs none.
+   */
+  readonly output?: Uint8Array;
+  /** The units of the known answer; absent with it. */
+  readonly units?: number;
 }
 
 export interface CanaryStoreInit {
-  /** Runs the reference: the relay's own pool. */
-  readonly pool: Pick<InferencePool, 'run'>;
+  /** Runs the reference: the relay's own pool. With a `check`, models it can check get no reference run. */
+  readonly pool: Pick<InferencePool, 'run'> & Partial<Pick<InferencePool, 'check'>>;
   /** Default `Math.random`. */
   readonly random?: () => number;
   /** Cases kept per model. Default 4. */
@@ -63,10 +73,16 @@ export function createCanaryStore(init: CanaryStoreInit): CanaryStore {
   const maxAttempts = Math.max(1, init.maxAttempts ?? 8);
   const generatorFor = init.generatorFor ?? canaryInputGenerator;
   const cases = new Map<ModelId, StoredCase[]>();
+  const poolChecks = typeof pool.check === 'function';
 
   async function make(entry: ModelEntry, signal: AbortSignal | undefined): Promise<CanaryCase | undefined> {
     const generate = generatorFor(entry.pre);
     if (generate === undefined) return undefined;
+    // The pool's forced pass will judge the answer to this input: nothing to learn beforehand.
+    if (poolChecks && pipelineFor(entry.pre)?.check !== undefined) {
+      signal?.throwIfAborted();
+      return { input: generate(random) };
+    }
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       signal?.throwIfAborted();
       const input = generate(random);

@@ -11,21 +11,34 @@
  *   there is none, by the relay's pool. If two workers disagree, the pool
  *   decides.
  *
- * An answer outside the model's tolerance (see `compareOutputs`) is a proven
- * mismatch: the worker's stake is slashed by a signed slash transaction
- * whose evidence is its own signed receipt, its reputation drops and it gets
- * no more tasks; its result is never settled (the requester gets the pool's
- * honest one) and its audit task is refunded, not paid. Verified answers
- * raise the worker's reputation.
+ * A model whose pipeline checks a claimed answer itself (text generation:
+ * one forced pass over the prompt and the claimed pieces, see the pool's
+ * `check`) is judged that way instead: a canary needs no known answer, and a
+ * re-check no second worker, and each costs about one prefill rather than a
+ * whole generation. Every text-generation answer, sampled or not, also has
+ * its counts and its ending checked (./text-claims.ts): that needs no model.
+ *
+ * An answer outside the model's tolerance (see `compareOutputs`), refused by
+ * the forced pass, or with wrong counts is a proven mismatch: the worker's
+ * stake is slashed by a signed slash transaction whose evidence is its own
+ * signed receipt, its reputation drops and it gets no more tasks; its result
+ * is never settled (the requester gets the pool's honest one) and its audit
+ * task is refunded, not paid. Verified answers raise the worker's reputation.
  */
-import type { AccountId, Hash, TaskId, TxId } from '#core/identity/ids.ts';
+import { readMessage } from '#core/envelope/envelope.ts';
+import type { AccountId, Hash, ModelId, TaskId, TxId } from '#core/identity/ids.ts';
+import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
 import { compareOutputs } from '#core/models/compare-outputs.ts';
+import { decodeReceiptPayload } from '#core/messages/receipt.ts';
+import { pipelineFor } from '#core/pipelines/registry.ts';
+import type { CheckResult, InferencePool } from '#node/pool/inference-pool.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import { mayRun } from '../scheduler/choose-worker.ts';
 import type { ReputationBook } from '../scheduler/reputation-book.ts';
 import type { WorkerInfo } from '../scheduler/scheduler.ts';
 import type { CanaryStore } from './canary-store.ts';
+import { isTextGeneration, textClaimFault } from './text-claims.ts';
 import type { ComputeKind, TrustTally } from './trust-tally.ts';
 
 /** Why the relay sent a task of its own. */
@@ -66,7 +79,9 @@ export interface WorkerChecksInit {
   /** Share of a convicted worker's stake its slash takes. */
   readonly slashShare: number;
   readonly random: () => number;
-  readonly ledger: Pick<LedgerService, 'account' | 'submitSigned'>;
+  readonly ledger: Pick<LedgerService, 'account' | 'submitSigned' | 'network'>;
+  /** Verifies the receipts and requesters' stops the checks read. */
+  readonly verifier: Ed25519Verifier;
   readonly reputation: ReputationBook;
   readonly tally: TrustTally;
   readonly catalogue: () => Promise<Catalogue>;
@@ -78,6 +93,14 @@ export interface WorkerChecksInit {
   pickWorker(entry: ModelEntry, exclude: readonly AccountId[]): WorkerInfo | undefined;
   /** Runs the task on the relay's pool, with the relay's receipt for it. */
   runOnPool(task: TaskId, kind: ComputeKind): Promise<WorkerRun>;
+  /**
+   * Checks a claimed output on the relay's pool with its pipeline's own
+   * checker (text generation: one forced pass); see {@link poolChecker}.
+   * Default none: every model is judged against a second run.
+   */
+  readonly checkOnPool?: ((model: ModelId, input: Uint8Array, claimed: Uint8Array) => Promise<CheckResult>) | undefined;
+  /** Who signed task `task` (a real task or an audit task): the only account whose stop may end it early. */
+  requesterOf(task: TaskId): AccountId;
   /** Sends `worker` an audit task for `input`; undefined when none can be paid for. */
   startAudit(
     kind: AuditKind,
@@ -108,9 +131,16 @@ export interface WorkerChecks {
   ): Promise<WorkerRun | undefined>;
 }
 
+/** `pool`'s checker of claimed outputs, as {@link WorkerChecksInit.checkOnPool}; undefined when it has none. */
+export function poolChecker(pool: Partial<Pick<InferencePool, 'check'>>): WorkerChecksInit['checkOnPool'] {
+  const check = pool.check?.bind(pool);
+  return check && ((model, input, claimed) => check(model, input, claimed));
+}
+
 export function createWorkerChecks(init: WorkerChecksInit): WorkerChecks {
   const { ledger, reputation, tally, random } = init;
   const slashing = new Map<AccountId, Promise<unknown>>();
+  const checkOnPool = init.checkOnPool;
 
   /** Slashes are made one at a time per worker, each taking a share of the stake left. */
   function slash(worker: AccountId, task: TaskId, evidence: Uint8Array): Promise<TxId | undefined> {
@@ -155,6 +185,44 @@ export function createWorkerChecks(init: WorkerChecksInit): WorkerChecks {
     return compared.value.agree;
   }
 
+  /** Whether `entry`'s answers are judged by the pool's checker rather than against a second run. */
+  function checkedOnPool(entry: ModelEntry): boolean {
+    return checkOnPool !== undefined && pipelineFor(entry.pre)?.check !== undefined;
+  }
+
+  /** The pool's verdict on `claimed`, an answer to `input` on `entry`; its run counts as verification for `kind`. */
+  async function poolAccepts(entry: ModelEntry, input: Uint8Array, claimed: Uint8Array, kind: ComputeKind) {
+    if (checkOnPool === undefined) throw new Error('internal: no checker on the pool');
+    const { verdict, runMs } = await checkOnPool(entry.id, input, claimed);
+    tally.compute(kind, runMs);
+    return verdict.ok;
+  }
+
+  /**
+   * Whether `run`, an answer to task `id` of `entry` for `input`, has counts
+   * or an ending that prove it false (text generation only; see
+   * ./text-claims.ts). A receipt that does not verify proves nothing (the
+   * paths that bring receipts have verified them already).
+   */
+  function provenFalse(id: TaskId, entry: ModelEntry, input: Uint8Array, run: WorkerRun): boolean {
+    if (!isTextGeneration(entry)) return false;
+    const receipt = readMessage(run.receipt, 'receipt', decodeReceiptPayload, init.verifier);
+    if (!receipt.ok) {
+      init.onError(receipt.error, id);
+      return false;
+    }
+    const claim = {
+      entry,
+      input,
+      task: id,
+      requester: init.requesterOf(id),
+      network: ledger.network,
+      output: run.output,
+      receipt: receipt.value.payload,
+    };
+    return textClaimFault(claim, init.verifier) !== undefined;
+  }
+
   /** A model `worker` advertises that canaries can be made for, when `entry` cannot have them. */
   async function canaryModel(worker: WorkerInfo, entry: ModelEntry): Promise<ModelEntry | undefined> {
     if (init.canaries.supports(entry)) return entry;
@@ -173,13 +241,20 @@ export function createWorkerChecks(init: WorkerChecksInit): WorkerChecks {
         tally.canary('no-answer');
         return 'none';
       }
-      const compared = compareOutputs(model, known.output, run.output);
-      if (!compared.ok) {
-        init.onError(compared.error, task.id);
-        audit.judge(true);
-        return 'none';
+      let agree: boolean;
+      if (provenFalse(audit.task, model, known.input, run)) agree = false;
+      else if (known.output === undefined || checkedOnPool(model)) {
+        agree = await poolAccepts(model, known.input, run.output, 'canary');
+      } else {
+        const compared = compareOutputs(model, known.output, run.output);
+        if (!compared.ok) {
+          init.onError(compared.error, task.id);
+          audit.judge(true);
+          return 'none';
+        }
+        agree = compared.value.agree;
       }
-      if (compared.value.agree) {
+      if (agree) {
         tally.canary('passed');
         reputation.recordVerified(worker.account);
         audit.judge(true);
@@ -194,8 +269,24 @@ export function createWorkerChecks(init: WorkerChecksInit): WorkerChecks {
     }
   }
 
+  /**
+   * Checks `run` with the pool's forced pass and returns the run to settle:
+   * the worker's, or when it was refused the pool's own run of the task.
+   */
+  async function recheckOnPool(task: CheckedTask, run: WorkerRun): Promise<WorkerRun> {
+    if (await poolAccepts(task.entry, task.input, run.output, 'recheck')) {
+      tally.recheck('pool', 'agreed');
+      reputation.recordVerified(run.worker);
+      return run;
+    }
+    tally.recheck('pool', 'mismatch');
+    await convict(run.worker, task.id, run.receipt);
+    return init.runOnPool(task.id, 'recheck');
+  }
+
   /** Runs `task` again (a second worker, else the pool) and returns the run to settle. */
   async function recheck(task: CheckedTask, run: WorkerRun, failed: readonly AccountId[]): Promise<WorkerRun> {
+    if (checkedOnPool(task.entry)) return recheckOnPool(task, run);
     const second = init.canAudit ? init.pickWorker(task.entry, [run.worker, ...failed]) : undefined;
     const audit = second && (await init.startAudit('recheck', second.account, task.entry, task.input));
     try {
@@ -248,6 +339,11 @@ export function createWorkerChecks(init: WorkerChecksInit): WorkerChecks {
     },
 
     async check(task, run, canary, failed) {
+      // Counting is cheap, so every answer of a language model has its counts checked, sampled or not.
+      if (provenFalse(task.id, task.entry, task.input, run)) {
+        await convict(run.worker, task.id, run.receipt);
+        return undefined;
+      }
       if (canary !== undefined && (await canary) === 'mismatch') return undefined;
       if (reputation.isConvicted(run.worker)) return undefined;
       const accepted = random() < init.recheckRate ? await recheck(task, run, failed) : run;

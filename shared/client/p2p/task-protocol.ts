@@ -9,7 +9,12 @@
  * - {@link TASK_PROTOCOL}: the relay opens a stream to a worker and sends
  *   `{ task: <encoded signed task envelope>, input: <bytes> }`; the worker
  *   answers `{ receipt: <encoded signed receipt envelope>, output: <bytes> }`
- *   or `{ error: { code, message } }`.
+ *   or `{ error: { code, message } }`. Before that final answer, a text
+ *   generation sends zero or more `{ text: { index, text } }` messages, one
+ *   per piece as it is made; and the sender may send, at any time before the
+ *   final answer, `{ stop: <encoded signed task/stop envelope> }`, which
+ *   makes the worker end the generation where it is and answer with what it
+ *   made (see {@link parseStopMessage}).
  */
 import type { AbortOptions, Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
@@ -17,6 +22,7 @@ import { decodeCanonical, encodeCanonical } from '#core/encoding/canonical.ts';
 import { MAX_ENVELOPE_BYTES } from '#core/envelope/envelope.ts';
 import { MAX_OUTPUT_BYTES } from '#core/messages/receipt.ts';
 import { MAX_TASK_INPUT_BYTES } from '#core/messages/task.ts';
+import { TEXT_MAX_PIECES } from '#core/pipelines/text-generation/prompt.ts';
 
 export const ADVERT_PROTOCOL = '/acn/advert/1.0.0';
 export const TASK_PROTOCOL = '/acn/task/1.0.0';
@@ -41,6 +47,28 @@ export interface TaskRequest {
   readonly input: Uint8Array;
 }
 export type TaskAnswer = { readonly receipt: Uint8Array; readonly output: Uint8Array } | { readonly error: WireError };
+
+/** One generated piece's text, as the worker streams it before its answer. */
+export interface TextFrame {
+  /** The piece's place in the generation, from 0. */
+  readonly index: number;
+  /** The text this piece makes final ('' while a character or a possible stop string is held back). */
+  readonly text: string;
+}
+
+/** What a worker sends on a task stream: text frames, then one final answer. */
+export type WorkerMessage = { readonly text: TextFrame } | TaskAnswer;
+
+/**
+ * The most text one frame may carry. A piece's text is a character or a few,
+ * but a piece that ends a held-back stop-string prefix releases it (at most
+ * a stop string's 64 characters) and the last one flushes what is held.
+ */
+export const MAX_TEXT_FRAME_CHARS = 1024;
+/** The most text frames before a final answer: one per piece a generation may make. */
+export const MAX_TEXT_FRAMES = TEXT_MAX_PIECES;
+/** The largest message a sender writes after its request (a stop): an envelope and its framing. */
+export const MAX_STOP_MESSAGE_BYTES = MAX_ENVELOPE_BYTES + FRAMING_BYTES;
 
 /** One length-prefixed DAG-CBOR message channel over a stream. */
 export interface MessageChannel {
@@ -95,6 +123,64 @@ export function parseAdvertAnswer(value: unknown): AdvertAnswer | undefined {
 export function parseTaskRequest(value: unknown): TaskRequest | undefined {
   if (!isMap(value) || !(value.task instanceof Uint8Array) || !(value.input instanceof Uint8Array)) return undefined;
   return { task: value.task, input: value.input };
+}
+
+/** A `{ text: { index, text } }` message, or undefined for anything else (a final answer included). */
+export function parseTextMessage(value: unknown): TextFrame | undefined {
+  if (!isMap(value) || !isMap(value.text)) return undefined;
+  const { index, text } = value.text;
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || index >= MAX_TEXT_FRAMES) {
+    return undefined;
+  }
+  if (typeof text !== 'string' || text.length > MAX_TEXT_FRAME_CHARS) return undefined;
+  return { index, text };
+}
+
+/**
+ * A `{ stop: <bytes> }` message's bytes: the encoded signed task/stop
+ * envelope, which the receiver still has to check (signature, signer, task
+ * and network). Undefined for anything else.
+ */
+export function parseStopMessage(value: unknown): Uint8Array | undefined {
+  if (!isMap(value) || !(value.stop instanceof Uint8Array)) return undefined;
+  return value.stop.length <= MAX_ENVELOPE_BYTES ? value.stop : undefined;
+}
+
+/** A worker's message on a task stream: a text frame or its final answer; undefined when it is neither. */
+export function parseWorkerMessage(value: unknown): WorkerMessage | undefined {
+  if (isMap(value) && 'text' in value) {
+    const text = parseTextMessage(value);
+    return text === undefined ? undefined : { text };
+  }
+  return parseTaskAnswer(value);
+}
+
+/** A worker's answer on a task stream that sent more text frames than a generation can make, or something else. */
+export class MalformedTaskAnswerError extends Error {
+  override readonly name = 'MalformedTaskAnswerError';
+  readonly code = 'malformed-answer';
+}
+
+/**
+ * Reads a worker's messages until its final answer, handing each text frame
+ * to `onText` on the way (the sender of the task, relay or requester, does
+ * this after writing its request). Throws {@link MalformedTaskAnswerError}
+ * for a message that is neither, or for more text frames than a generation
+ * can make; and what the channel throws (a closed stream, the signal).
+ */
+export async function readTaskAnswer(
+  channel: Pick<MessageChannel, 'read'>,
+  options: AbortOptions & { readonly onText?: ((index: number, text: string) => void) | undefined } = {},
+): Promise<TaskAnswer> {
+  for (let frames = 0; ; frames++) {
+    const message = parseWorkerMessage(await channel.read(options.signal ? { signal: options.signal } : {}));
+    if (message === undefined) throw new MalformedTaskAnswerError('the worker sent something that is not an answer');
+    if (!('text' in message)) return message;
+    if (frames >= MAX_TEXT_FRAMES) {
+      throw new MalformedTaskAnswerError(`the worker sent more than ${MAX_TEXT_FRAMES} text frames`);
+    }
+    options.onText?.(message.text.index, message.text.text);
+  }
 }
 
 export function parseTaskAnswer(value: unknown): TaskAnswer | undefined {

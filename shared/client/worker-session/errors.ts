@@ -15,7 +15,9 @@ export type TaskRefusalCode =
   | 'unknown-model'
   | 'paused'
   | 'busy'
-  | 'inference-failed';
+  | 'inference-failed'
+  /** The requester stopped the task before it made anything (it was waiting for a slot). */
+  | 'stopped';
 
 /** A task this worker will not (or could not) run; the relay runs it elsewhere. */
 export class TaskRefusedError extends Error {

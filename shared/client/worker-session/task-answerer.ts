@@ -16,20 +16,33 @@
  * connection from anyone but the relay is refused: the circuit is the relay's
  * bandwidth, not the requester's. A task whose stream closes (the sender gave
  * up or went away) is aborted.
+ *
+ * A text generation streams: each piece's text goes to the sender as a
+ * `{ text: { index, text } }` message as soon as the runner reports it, and
+ * the final answer follows them. While the task runs the sender may send
+ * `{ stop: <signed task/stop> }`; a stop signed by the task's requester for
+ * this task on this network aborts the run with a {@link StopRequest}, which
+ * ends a generation with what it made (its result carries the stop), and
+ * that shorter result is answered and receipted as usual. A stop that came
+ * before the run produced anything (it was still waiting for a slot) is
+ * answered `{ error: { code: 'stopped' } }`.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { sha256Hex } from '#core/encoding/bytes.ts';
 import { encodeEnvelope, readMessage, signEnvelope } from '#core/envelope/envelope.ts';
+import { StopRequest } from '#core/generation/stop-request.ts';
 import type { AccountId, Hash, ModelId, TaskId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import { checkAssignment } from '#core/messages/assignment.ts';
 import type { Backend, ReceiptPayload } from '#core/messages/receipt.ts';
-import { decodeTaskPayload } from '#core/messages/task.ts';
+import { decodeStopPayload, decodeTaskPayload } from '#core/messages/task.ts';
 import {
   MAX_TASK_MESSAGE_BYTES,
   messageChannel,
+  parseStopMessage,
   parseTaskRequest,
+  type MessageChannel,
   type TaskAnswer,
   type WireError,
 } from '../p2p/task-protocol.ts';
@@ -57,6 +70,22 @@ export interface CheckedTask {
   /** The request's input: the bytes the task was signed over. */
   readonly input: Uint8Array;
 }
+
+/** What a run is given besides its signal. */
+export interface TaskRunOptions {
+  /**
+   * Text generation: call with each generated piece's index and the text it
+   * makes final, as it is made; the sender gets it at once.
+   */
+  readonly onText: (index: number, text: string) => void;
+}
+
+/**
+ * Runs a prepared task. `signal` aborts it: with a {@link StopRequest} as its
+ * reason when the requester stopped it (a generation then resolves with what
+ * it made), with another reason when the sender went away or the worker stops.
+ */
+export type TaskRun = (signal: AbortSignal, options: TaskRunOptions) => Promise<TaskOutcome>;
 
 /** What running one task produced: what the receipt signs. */
 export interface TaskOutcome {
@@ -89,7 +118,7 @@ export interface TaskAnswererInit {
    * waits for a slot: throws a {@link TaskRefusedError} (for instance
    * `unknown-model`), or returns how to run the task once it has a slot.
    */
-  readonly prepare: (task: CheckedTask) => (signal: AbortSignal) => Promise<TaskOutcome>;
+  readonly prepare: (task: CheckedTask) => TaskRun;
   /** Aborts every running task (the worker is stopping). */
   readonly signal: AbortSignal;
   readonly onEvent?: (event: TaskEvent) => void;
@@ -129,9 +158,41 @@ export function createTaskAnswerer(init: TaskAnswererInit): (stream: Stream, con
     taken.set(id, checked.value.expires);
   }
 
+  /**
+   * Reads what the sender writes while its task runs, and aborts `stop` with
+   * a {@link StopRequest} on the first valid stop: signed by the task's
+   * requester, for this task on this network. Anything else is ignored, up to
+   * a few messages (then the sender is not listened to any more). Ends when
+   * the stream's reading side ends or `signal` aborts.
+   */
+  async function listenForStop(
+    channel: MessageChannel,
+    task: { readonly id: TaskId; readonly requester: AccountId },
+    stop: AbortController,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for (let ignored = 0; ignored < MAX_IGNORED_MESSAGES; ignored++) {
+      let value: unknown;
+      try {
+        value = await channel.read({ signal });
+      } catch {
+        return; // the sender closed its side, or the answer went out
+      }
+      const bytes = parseStopMessage(value);
+      if (bytes === undefined) continue;
+      const read = readMessage(bytes, 'task/stop', decodeStopPayload, init.verifier);
+      if (!read.ok) continue;
+      const p = read.value.payload;
+      if (p.task !== task.id || p.net !== init.network || read.value.signer !== task.requester) continue;
+      stop.abort(new StopRequest(bytes));
+      return;
+    }
+  }
+
   /** `seen.task` is set as soon as the task's id is known, for the events of a task that fails later. */
   async function answer(
     request: unknown,
+    channel: MessageChannel,
     signal: AbortSignal,
     seen: { task?: TaskId | undefined },
     direct: boolean,
@@ -153,13 +214,41 @@ export function createTaskAnswerer(init: TaskAnswererInit): (stream: Stream, con
       );
     }
     const run = init.prepare({ id, model: p.model, input: parsed.input });
-    const result = await init.slots.run(
-      () => {
-        init.onEvent?.({ phase: 'started', task: id, model: p.model });
-        return run(signal);
-      },
-      { signal },
+    // The requester's stop aborts the run (a generation then ends with what it made); the stream's end aborts all.
+    const stop = new AbortController();
+    const listening = new AbortController();
+    void listenForStop(
+      channel,
+      { id, requester: read.value.signer },
+      stop,
+      AbortSignal.any([signal, listening.signal]),
     );
+    const runSignal = AbortSignal.any([signal, stop.signal]);
+    // Text frames go out in order, each as soon as its piece is made; the answer waits for the last of them.
+    let sent: Promise<void> = Promise.resolve();
+    const onText = (index: number, text: string): void => {
+      sent = sent.then(() => channel.write({ text: { index, text } }, { signal }));
+    };
+    let result: TaskOutcome;
+    try {
+      result = await init.slots.run(
+        () => {
+          init.onEvent?.({ phase: 'started', task: id, model: p.model });
+          return run(runSignal, { onText });
+        },
+        { signal: runSignal },
+      );
+      await sent;
+    } catch (error) {
+      if (!signal.aborted && stop.signal.aborted && error === stop.signal.reason) {
+        throw new TaskRefusedError('stopped', 'the requester stopped the task before it made anything');
+      }
+      throw error;
+    } finally {
+      listening.abort();
+      // A text frame that failed to go out fails the answer too; nothing is left waiting on it.
+      void sent.catch(() => undefined);
+    }
     const receipt: ReceiptPayload = {
       v: 1,
       net: init.network,
@@ -208,7 +297,7 @@ export function createTaskAnswerer(init: TaskAnswererInit): (stream: Stream, con
       let reply: TaskAnswer;
       let event: TaskEvent;
       try {
-        ({ reply, event } = await answer(request, signal, seen, direct));
+        ({ reply, event } = await answer(request, channel, signal, seen, direct));
       } catch (error) {
         if (signal.aborted) throw error;
         const wire = toWire(error);
@@ -235,6 +324,9 @@ export function createTaskAnswerer(init: TaskAnswererInit): (stream: Stream, con
     }
   };
 }
+
+/** Messages other than a valid stop that a sender may write while its task runs, before it is no longer read. */
+const MAX_IGNORED_MESSAGES = 8;
 
 /** Any error with a string `code` keeps it on the wire (the pool's, the slots'); others are `internal`. */
 function toWire(error: unknown): WireError {

@@ -30,7 +30,12 @@ const resultSchema = v.pipe(
     pieces: v.pipe(v.array(piece), v.maxLength(TEXT_MAX_PIECES)),
     promptPieces: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
     finish: v.picklist(FINISH_REASONS),
-    stopProof: v.optional(v.pipe(v.instance(Uint8Array), v.maxLength(MAX_ENVELOPE_BYTES))),
+    stopProof: v.optional(
+      v.pipe(
+        v.custom<Uint8Array>((x) => x instanceof Uint8Array, 'must be bytes'),
+        v.check((b) => b.length <= MAX_ENVELOPE_BYTES, `must be at most ${MAX_ENVELOPE_BYTES} bytes`),
+      ),
+    ),
   }),
   v.check((r) => (r.finish === 'stopped') === (r.stopProof !== undefined), 'only a stopped result has a stop proof'),
 );

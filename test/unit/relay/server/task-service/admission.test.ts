@@ -204,13 +204,21 @@ describe('admission', () => {
     const { ledger, assigned, admission } = setup({ offerTo: fakeWorker('direct', entry) });
     const audit = { kind: 'canary', worker: alice.accountId } as unknown as AuditJob;
     const first = await signTask(alice, entry);
-    const accepted = await admission.accept({ ...first, input: TEXT, entry, units: 1, route: 'direct', audit });
+    const accepted = await admission.accept({
+      ...first,
+      input: TEXT,
+      entry,
+      units: 1,
+      price: 10,
+      route: 'direct',
+      audit,
+    });
     expect(accepted?.audit).toBe(audit);
     expect(assigned).toEqual([]);
     ledger.refuse('tx/escrow', new InsufficientFundsError('poor'));
     const second = await signTask(alice, entry);
     await expect(
-      admission.accept({ ...second, input: TEXT, entry, units: 1, route: 'brokered', audit }),
+      admission.accept({ ...second, input: TEXT, entry, units: 1, price: 10, route: 'brokered', audit }),
     ).resolves.toBeUndefined();
   });
 

@@ -10,6 +10,9 @@ import { fakeClock, fakeLedger, languageEntry, languageOutput, pendingTask } fro
 import { signerFor, T0 } from '#test/network.ts';
 import { sha256Hex } from '#core/encoding/bytes.ts';
 import type { Hash } from '#core/identity/ids.ts';
+import { textGenerationPipeline } from '#core/pipelines/text-generation/pipeline.ts';
+import { textGenerationInput } from '#core/pipelines/text-generation/prompt.ts';
+import { encodeTextResult } from '#core/pipelines/text-generation/result.ts';
 
 const entry = languageEntry();
 const alice = signerFor('alice');
@@ -67,6 +70,72 @@ describe('settlement', () => {
     book.move(task, 'running');
     await settlement.settle(task, runOf());
     expect(ledger.of('tx/settle')[0]?.payload.price).toBe(30);
+  });
+
+  describe('a language model’s task', () => {
+    const textEntry = languageEntry({
+      kind: 'text-generation',
+      pre: 'text-generation',
+      post: 'text-generation',
+      textGeneration: {
+        tokenizer: 'byte',
+        template: 'plain',
+        contextLength: 256,
+        bos: 256,
+        eos: [257],
+        cache: { layers: 1, kvHeads: 1, headDim: 4 },
+        price: { perThousandPrompt: 300, perThousandGenerated: 900 },
+      },
+    });
+    /** "John 3:16 " and the beginning-of-text piece: 11 pieces; at most 100 generated. */
+    const input = textGenerationPipeline.encodeInput(textGenerationInput({ prompt: 'John 3:16 ', maxPieces: 100 }));
+    const answer = (pieces: number, promptPieces = 11) =>
+      encodeTextResult({
+        text: 'a'.repeat(pieces),
+        pieces: Array.from({ length: pieces }, () => 97),
+        promptPieces,
+        finish: 'length',
+      });
+
+    async function running(maxPrice: number) {
+      const task = await pendingTask(alice, textEntry, input, { maxPrice });
+      // Admitted at the most it may cost: 11 × 300 + 100 × 900 per 1,000, rounded up.
+      task.view = { ...task.view, price: 94, units: 100 };
+      return task;
+    }
+
+    it('is paid for the pieces the relay counts in the prompt and the output, not the receipt’s', async () => {
+      const { ledger, book, settlement } = setup();
+      const task = await running(94);
+      book.move(task, 'assigned');
+      book.move(task, 'running');
+      // The worker's counts are ignored: 11 prompt pieces (the relay's own count) and 40 generated.
+      await settlement.settle(task, runOf(answer(40, 99)));
+      const price = Math.ceil((11 * 300 + 40 * 900) / 1000);
+      expect(ledger.of('tx/settle')[0]?.payload.price).toBe(price);
+      expect(task.view).toMatchObject({ state: 'settled', price, units: 40 });
+    });
+
+    it('never above the task’s maxPrice', async () => {
+      const { ledger, book, settlement } = setup();
+      const task = await running(20);
+      book.move(task, 'assigned');
+      book.move(task, 'running');
+      await settlement.settle(task, runOf(answer(40)));
+      expect(ledger.of('tx/settle')[0]?.payload.price).toBe(20);
+    });
+
+    it('refuses an output it cannot price before the task moves on', async () => {
+      const { ledger, book, settlement } = setup();
+      const task = await running(94);
+      book.move(task, 'assigned');
+      book.move(task, 'running');
+      await expect(settlement.settle(task, runOf(new Uint8Array([1, 2])))).rejects.toMatchObject({
+        code: 'invalid-model-input',
+      });
+      expect(task.view.state).toBe('running');
+      expect(ledger.calls).toEqual([]);
+    });
   });
 
   it('throws the ledger’s refusal of a settlement, keeping no output', async () => {

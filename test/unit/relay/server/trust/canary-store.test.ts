@@ -11,6 +11,8 @@ import { createCanaryStore, type CanaryStoreInit } from '#server/trust/canary-st
 import { fakePool, languageEntry, languageOutput } from '#test/task-service-fakes.ts';
 import { signerFor } from '#test/network.ts';
 import { languageIdPipeline } from '#core/pipelines/language-id/pipeline.ts';
+import { textGenerationPipeline } from '#core/pipelines/text-generation/pipeline.ts';
+import { encodeTextResult } from '#core/pipelines/text-generation/result.ts';
 
 const entry = languageEntry();
 const workers: AccountId[] = ['a', 'b', 'c', 'd', 'e'].map((n) => signerFor(`canary worker ${n}`).accountId);
@@ -106,6 +108,32 @@ describe('canary store', () => {
     pool.answer = () => new PoolBusyError('busy');
     await expect(store.take(entry, w1)).resolves.toBeUndefined();
     await expect(store.take(languageEntry({ pre: 'tensor' }), w1)).resolves.toBeUndefined();
+  });
+
+  it('makes a text-generation case without a reference run when the pool checks answers itself', async () => {
+    const text = languageEntry({ kind: 'text-generation', pre: 'text-generation', post: 'text-generation' });
+    const checks: Uint8Array[] = [];
+    const pool = {
+      ...fakePool(),
+      check: (_model: unknown, input: Uint8Array) => {
+        checks.push(input);
+        return Promise.resolve({ verdict: { ok: true as const }, runMs: 1 });
+      },
+    };
+    const store = createCanaryStore({ pool });
+    expect(store.supports(text)).toBe(true);
+    const made = await store.take(text, w1);
+    expect(made?.output).toBeUndefined();
+    expect(textGenerationPipeline.decodeInput(made?.input ?? new Uint8Array()).ok).toBe(true);
+    // Nothing ran: the worker's answer is what the pool will check.
+    expect(pool.runs).toEqual([]);
+    expect(checks).toEqual([]);
+    // Without a checker the pool's own answer is the known one, as for every other model.
+    const plain = fakePool();
+    const answer = encodeTextResult({ text: 'In', pieces: [73, 110], promptPieces: 11, finish: 'length' });
+    plain.answer = () => answer;
+    await expect(createCanaryStore({ pool: plain }).take(text, w1)).resolves.toMatchObject({ output: answer });
+    expect(plain.runs).toHaveLength(1);
   });
 
   it('stops making a case once its signal is aborted', async () => {

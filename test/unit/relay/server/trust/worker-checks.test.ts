@@ -19,7 +19,7 @@ import {
   type WorkerChecksInit,
   type WorkerRun,
 } from '#server/trust/worker-checks.ts';
-import { fakeLedger, fakeWorker, languageEntry, languageOutput, TEXT } from '#test/task-service-fakes.ts';
+import { fakeLedger, fakeWorker, languageEntry, languageOutput, TEXT, verifier } from '#test/task-service-fakes.ts';
 import { signerFor } from '#test/network.ts';
 
 const entry = languageEntry();
@@ -62,6 +62,7 @@ function setup(overrides: Partial<WorkerChecksInit> = {}) {
     slashShare: 0.5,
     random: () => 0.5,
     ledger,
+    verifier,
     reputation,
     tally,
     catalogue: () => Promise.resolve({ v: 1, models: [entry] }),
@@ -85,6 +86,7 @@ function setup(overrides: Partial<WorkerChecksInit> = {}) {
       audits.push({ kind, worker, task: id, answer, judged });
       return Promise.resolve({ task: id, answer: answered, judge: (pay) => judged.push(pay) });
     },
+    requesterOf: () => signerFor('alice').accountId,
     recordSlash: (id, tx) => slashes.push({ task: id, tx }),
     onError: (error) => errors.push(error),
     ...overrides,
