@@ -5,6 +5,7 @@
  *   acn keygen                       a new account key in --key (mode 0600)
  *   acn onboard                      solve the proof-of-work, claim the grant
  *   acn submit --model M --text T    sign and submit a task (--input FILE|- for bytes)
+ *   acn chat --model M "PROMPT"      stream a language model's answer; Ctrl-C stops it
  *   acn status TASK                  where a task is
  *   acn result TASK [--out FILE]     wait for the output and verify it as a light client
  *   acn receipts                     this account's tasks, receipts and verification
@@ -28,7 +29,9 @@ import {
   AIComputeClient,
   createMemoryHeaderStore,
   RelayApiError,
+  ResultNotVerifiedError,
   TaskFailedError,
+  type GenerationResult,
   type HeaderStore,
   type TaskResult,
   type TaskView,
@@ -289,6 +292,12 @@ const wholeNumber = (name: string) => (text: string) => {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
   return n;
 };
+const decimal = (name: string) => (text: string) => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+  return n;
+};
+const collect = (value: string, previous: readonly string[] = []): string[] => [...previous, value];
 
 const program = new Command('acn')
   .description('AI Compute Network client: submit signed tasks, get verified results, manage your account.')
@@ -403,6 +412,138 @@ program
       );
     },
   );
+
+interface ChatOptions {
+  model: string;
+  maxPieces?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  maxPrice?: number;
+}
+
+/** Writes the text to stdout as it comes (when `show`); returns all of it. */
+async function printText(stream: AsyncIterable<{ readonly text: string }>, show: boolean): Promise<string> {
+  let streamed = '';
+  try {
+    for await (const piece of stream) {
+      streamed += piece.text;
+      if (show) process.stdout.write(piece.text);
+    }
+  } finally {
+    // The shell's prompt goes on a line of its own; a pipe gets the text exactly.
+    if (show && process.stdout.isTTY && streamed !== '' && !streamed.endsWith('\n')) process.stdout.write('\n');
+  }
+  return streamed;
+}
+
+/** "cost 3 tokens: 12 prompt pieces, 40 generated pieces" and why it ended. */
+function describeCost(outcome: GenerationResult): string {
+  const { usage, price, task, output } = outcome;
+  const refund = task.maxPrice - price;
+  const ending = {
+    stop: 'it ended by itself',
+    length: 'it reached its length limit',
+    stopped: 'you stopped it',
+  }[output.finish];
+  return (
+    `cost ${price} token${price === 1 ? '' : 's'}: ${usage.promptPieces} prompt pieces, ` +
+    `${usage.generatedPieces} generated pieces (${ending}; ${refund} of ${task.maxPrice} escrowed refunded)`
+  );
+}
+
+program
+  .command('chat')
+  .description("stream a language model's answer to stdout; Ctrl-C stops it and pays only for what was made")
+  .requiredOption('--model <id|name>', 'a text-generation model (see `acn models`)')
+  .argument('<prompt>', 'the text for the model to continue')
+  .option('--max-pieces <n>', 'most pieces to generate (default 128)', wholeNumber('--max-pieces'))
+  .option('--temperature <t>', 'sampling temperature, 0 (the default) is greedy', decimal('--temperature'))
+  .option('--top-k <k>', 'sample among the k likeliest pieces (0: all)', wholeNumber('--top-k'))
+  .option('--top-p <p>', 'sample among the likeliest pieces that make up p of the probability', decimal('--top-p'))
+  .option('--seed <n>', 'the sampler’s seed: the same seed gives the same answer', wholeNumber('--seed'))
+  .option('--stop <string>', 'end the answer where this string appears (repeatable)', collect)
+  .option('--max-price <tokens>', 'most the task may cost (default: the quoted price)', wholeNumber('--max-price'))
+  .action(async (prompt: string, opts: ChatOptions, command: Command) => {
+    const options = globals(command);
+    const signer = await readKey(options.key);
+    const client = clientFor(options, signer);
+    const entry = findModel(await client.models(), opts.model);
+    if (entry.kind !== 'text-generation') {
+      throw new CliError('bad-arguments', `${entry.name} is a ${entry.kind} model; chat needs a text-generation one`);
+    }
+    // Ctrl-C is Stop (the answer so far is kept and paid for); a second Ctrl-C quits at once.
+    const stop = new AbortController();
+    const onInterrupt = () => {
+      if (stop.signal.aborted) process.exit(130);
+      stop.abort();
+    };
+    process.on('SIGINT', onInterrupt);
+    try {
+      const stream = client.generate({
+        model: entry.id,
+        prompt,
+        signal: stop.signal,
+        ...(opts.maxPieces === undefined ? {} : { maxPieces: opts.maxPieces }),
+        ...(opts.temperature === undefined ? {} : { temperature: opts.temperature }),
+        ...(opts.topK === undefined ? {} : { topK: opts.topK }),
+        ...(opts.topP === undefined ? {} : { topP: opts.topP }),
+        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+        ...(opts.stop === undefined ? {} : { stop: opts.stop }),
+        ...(opts.maxPrice === undefined ? {} : { maxPrice: opts.maxPrice }),
+      });
+      let streamed: string;
+      let outcome: GenerationResult;
+      try {
+        // With --json, stdout is for the one JSON document at the end.
+        streamed = await printText(stream, !options.json);
+        outcome = await stream.result;
+      } catch (error) {
+        if (error instanceof ResultNotVerifiedError) {
+          process.stderr.write(
+            error.report ? `${describeReport(error.report)}\n` : `acn: NOT VERIFIED: ${error.message}\n`,
+          );
+          process.exitCode = EXIT_NOT_VERIFIED;
+          return;
+        }
+        if (stop.signal.aborted && (error instanceof TaskFailedError || (error as Error).name === 'AbortError')) {
+          process.stderr.write('stopped before it started: nothing was charged\n');
+          return;
+        }
+        throw error;
+      }
+      const { output, task, verification } = outcome;
+      if (options.json) {
+        print(
+          options,
+          {
+            task,
+            text: output.text,
+            finish: output.finish,
+            usage: outcome.usage,
+            price: outcome.price,
+            via: outcome.via,
+            receipt: outcome.receipt,
+            verification,
+          },
+          () => '',
+        );
+      } else if (streamed !== output.text) {
+        // Only when the task had to run again elsewhere and sampled otherwise: the verified text is the one paid for.
+        process.stderr.write(
+          `note: the verified answer differs from the text streamed above; it is:\n${output.text}\n`,
+        );
+      }
+      process.stderr.write(
+        `verified: ${verification.checks.length} of ${verification.checks.length} checks passed (task ${task.id})\n` +
+          `${describeCost(outcome)}\n`,
+      );
+    } finally {
+      process.off('SIGINT', onInterrupt);
+    }
+  });
 
 program
   .command('status')

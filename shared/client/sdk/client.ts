@@ -25,7 +25,7 @@ import { checkHeaderLink, readBlockHeader } from '#core/ledger/block.ts';
 import { readTransaction, signTransaction } from '#core/ledger/transaction.ts';
 import { decodeBlockHeaderPayload } from '#core/messages/block-header.ts';
 import type { TransactionPayloads } from '#core/messages/transactions.ts';
-import { TASK_NONCE_BYTES, type CancelPayload, type TaskPayload } from '#core/messages/task.ts';
+import { TASK_NONCE_BYTES, type CancelPayload, type StopPayload, type TaskPayload } from '#core/messages/task.ts';
 import { catalogueSchema, type Catalogue } from '#core/models/catalogue.ts';
 import type { PowSolution } from '#core/pow/pow.ts';
 import { openEnvelope } from '#core/envelope/envelope.ts';
@@ -38,8 +38,10 @@ import {
   TaskFailedError,
 } from './errors.ts';
 import { subscribeToEvents, type EventSubscription, type WebSocketLike } from './events.ts';
+import { startGeneration, type GenerateParams, type GenerationStream } from './generation.ts';
 import type { HeaderStore } from './header-store.ts';
 import { createRelayHttp, type FetchLike, type RelayHttp } from './relay-http.ts';
+import { readServerSentEvents } from './sse.ts';
 import {
   balanceSchema,
   blocksPageSchema,
@@ -51,6 +53,7 @@ import {
   taskAnswerSchema,
   taskListSchema,
   taskResultSchema,
+  errorBodySchema,
   txProofSchema,
   type AccountBalance,
   type BlocksPage,
@@ -114,9 +117,26 @@ export interface SubmittedTask {
   readonly created: boolean;
 }
 
+/** Called with each generated piece's index and the text it makes final ('' while text is held back). */
+export type TextListener = (index: number, text: string) => void;
+
 export interface WaitOptions extends CallOptions {
   /** How often to ask while no event connection is open (ten times less often while one is). Default 1000 ms. */
   readonly pollMs?: number;
+  /**
+   * A text generation's text as it is made: the wait then follows the
+   * relay's text stream (`GET /api/tasks/:id/stream`) instead of its events.
+   * Each piece is given once, in order, even across reconnections.
+   */
+  readonly onText?: TextListener | undefined;
+  /**
+   * Stop: aborting it asks the relay (signed as the requester) to end the
+   * generation where it is. The wait then resolves with the shorter result,
+   * which costs only the pieces made (a task not started yet is cancelled and
+   * refunded instead: the wait throws {@link TaskFailedError}). Unlike
+   * `signal`, it does not abandon the wait.
+   */
+  readonly stop?: AbortSignal | undefined;
 }
 
 export interface VerifyTaskOptions extends WaitOptions {
@@ -141,6 +161,13 @@ export interface DirectTaskParams extends TaskParams {
   readonly answerTimeoutMs?: number;
   /** How often to ask for the brokered result while no event connection is open. Default 1000 ms. */
   readonly pollMs?: number;
+  /** A text generation's text as it is made: from the worker's text frames, or the relay's stream after a fallback. */
+  readonly onText?: TextListener | undefined;
+  /**
+   * Stop (see {@link WaitOptions.stop}): sent to the worker on the direct
+   * stream, or to the relay when the direct connection is not there (yet).
+   */
+  readonly stop?: AbortSignal | undefined;
 }
 
 /** A task run on the interactive path: its result, and which way it went. */
@@ -154,6 +181,14 @@ export interface DirectTaskResult extends TaskResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * The relay sends a heartbeat on a text stream every 15 s: a stream silent
+ * for longer than this is dead (a proxy or a network that dropped it
+ * without a word) and is opened again.
+ */
+const STREAM_IDLE_MS = 40_000;
+/** The longest pause between two attempts to open a text stream. */
+const STREAM_RETRY_MAX_MS = 10_000;
 const taskResultOrPending = v.union([taskResultSchema, taskAnswerSchema]);
 
 /** A client of one relay; see the module comment. */
@@ -164,6 +199,8 @@ export class AIComputeClient {
   readonly pinnedRelay: AccountId | undefined;
   readonly #signer: Signer | undefined;
   readonly #http: RelayHttp;
+  readonly #fetch: FetchLike;
+  readonly #timeoutMs: number;
   readonly #WebSocket: WebSocketLike | undefined;
   /** The verifier given, else noble's, imported on first use (see #getVerifier). */
   #verifier: Ed25519Verifier | Promise<Ed25519Verifier> | undefined;
@@ -180,11 +217,9 @@ export class AIComputeClient {
     this.pinnedRelay = init.pinnedRelay;
     this.#network = init.pinnedRelay;
     const fetchFn = init.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
-    this.#http = createRelayHttp({
-      relayUrl: this.relayUrl,
-      fetch: fetchFn,
-      timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    });
+    this.#fetch = fetchFn;
+    this.#timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#http = createRelayHttp({ relayUrl: this.relayUrl, fetch: fetchFn, timeoutMs: this.#timeoutMs });
     this.#WebSocket = init.WebSocket ?? (globalThis as { WebSocket?: WebSocketLike }).WebSocket;
     this.#verifier = init.verifier;
     this.#now = init.now ?? Date.now;
@@ -404,7 +439,12 @@ export class AIComputeClient {
    * runs it, and the result only comes later. Either way it is paid once.
    */
   async runDirectTask(params: DirectTaskParams): Promise<DirectTaskResult> {
-    const waitOptions = { signal: params.signal, pollMs: params.pollMs ?? 1000 };
+    const waitOptions = {
+      signal: params.signal,
+      pollMs: params.pollMs ?? 1000,
+      onText: params.onText,
+      stop: params.stop,
+    };
     const signed = await this.signTask(params);
     const submitted = await this.submitDirectTask(signed.envelope, signed.input, params);
     const offer = submitted.direct;
@@ -421,15 +461,23 @@ export class AIComputeClient {
    * worker, runs the task on it, brings the receipt to the relay, or falls
    * back to the brokered path. (An app can submit first, show the task, and
    * run this in the background: the relay's result is the same either way.)
+   *
+   * A text generation's text goes to `onText` as the worker makes it; when the
+   * task falls back to the relay, the relay's stream carries on from the
+   * first piece not given yet (the result's text is the one that counts:
+   * another run may have sampled differently). `stop` is sent to the worker
+   * on the open stream, or to the relay when there is no stream (yet).
    */
   async completeDirectTask(
     signed: SignedTask,
     offer: DirectOffer,
     params: Omit<DirectTaskParams, keyof TaskParams> & CallOptions,
   ): Promise<DirectTaskResult> {
-    const waitOptions = { signal: params.signal, pollMs: params.pollMs ?? 1000 };
     const id = signed.taskId;
+    const onText = params.onText && onceEach(params.onText);
+    const waitOptions = { signal: params.signal, pollMs: params.pollMs ?? 1000, onText, stop: params.stop };
     const { DirectDialError, exchangeDirect } = await import('./direct-dial.ts');
+    const stop = params.stop && { signal: params.stop, sign: () => this.signStop(id, params) };
     let answer;
     try {
       answer = await exchangeDirect(
@@ -448,10 +496,16 @@ export class AIComputeClient {
           answerTimeoutMs: params.answerTimeoutMs ?? Math.max(1000, offer.expiresAt - this.#now()),
           verifier: await this.#getVerifier(),
           ...(params.signal === undefined ? {} : { signal: params.signal }),
+          ...(onText === undefined ? {} : { onText }),
+          ...(stop === undefined ? {} : { stop }),
         },
       );
     } catch (error) {
       if (!(error instanceof DirectDialError)) throw error;
+      if (error.reason === 'stopped') {
+        // Stopped before the worker had the task: the relay is told (waitForResult sends the stop) and settles it.
+        return { ...(await this.waitForResult(id, waitOptions)), via: 'relay', fallbackReason: error.message };
+      }
       return this.#fallBack(id, error.message, waitOptions);
     }
     let task: TaskView;
@@ -526,8 +580,36 @@ export class AIComputeClient {
    * Waits for a task's result: listens for the relay's `task_completed`
    * event and asks again when it comes (and after each reconnection, in case
    * one was missed), and polls every `pollMs` while no event connection is open.
+   *
+   * With `onText`, it follows the task's text stream instead and hands each
+   * piece's text over as it comes; with `stop`, aborting that signal stops
+   * the generation (see {@link WaitOptions.stop}).
    */
   async waitForResult(id: TaskId, options: WaitOptions = {}): Promise<TaskResult> {
+    const { stop } = options;
+    if (stop === undefined) return this.#waitForResult(id, options);
+    // A stop the relay refuses for another reason than "already finished" ends the wait with that error.
+    const failed = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+    const sendStop = () => {
+      this.stopTask(id, { signal }).catch((error: unknown) => {
+        if (!(error instanceof RelayApiError && error.status === 409)) failed.abort(error);
+      });
+    };
+    if (stop.aborted) sendStop();
+    else stop.addEventListener('abort', sendStop, { once: true });
+    try {
+      return await this.#waitForResult(id, { ...options, signal });
+    } finally {
+      stop.removeEventListener('abort', sendStop);
+    }
+  }
+
+  #waitForResult(id: TaskId, options: WaitOptions): Promise<TaskResult> {
+    return options.onText ? this.#streamForResult(id, options.onText, options) : this.#pollForResult(id, options);
+  }
+
+  async #pollForResult(id: TaskId, options: WaitOptions): Promise<TaskResult> {
     const pollMs = options.pollMs ?? 1000;
     const first = await this.getTaskResult(id, options);
     if (first) return first;
@@ -562,6 +644,143 @@ export class AIComputeClient {
       offState?.();
       events?.close();
     }
+  }
+
+  /**
+   * Follows the task's text stream until its `end`, then fetches the result.
+   * A stream that breaks is opened again (the relay replays the text from
+   * the start, and pieces given already are skipped); a relay without text
+   * streams is waited on the usual way.
+   */
+  async #streamForResult(id: TaskId, onText: TextListener, options: WaitOptions): Promise<TaskResult> {
+    const pollMs = options.pollMs ?? 1000;
+    let next = 0;
+    const deliver = (index: number, text: string) => {
+      if (index < next) return; // replayed after a reconnection
+      next = index + 1;
+      onText(index, text);
+    };
+    for (let failures = 0; ;) {
+      const before = next;
+      const ended = await this.#followTextStream(id, deliver, options);
+      if (ended === 'unsupported') return this.#pollForResult(id, options);
+      const result = await this.getTaskResult(id, options);
+      if (result) return result;
+      // Ended, and no result readable yet: it is on its way.
+      if (ended === 'end') return this.#pollForResult(id, options);
+      failures = next > before ? 0 : failures + 1;
+      if (failures > 0) await sleep(Math.min(pollMs * 2 ** (failures - 1), STREAM_RETRY_MAX_MS), options.signal);
+    }
+  }
+
+  /**
+   * One connection to `GET /api/tasks/:id/stream`: hands text events to
+   * `deliver` and says how it ended: `end` (the task ended), `closed` (the
+   * connection broke, or went silent past the heartbeats) or `unsupported`
+   * (this relay has no such endpoint). Throws the caller's abort, the
+   * relay's refusal (an unknown task) and a garbled stream.
+   */
+  async #followTextStream(
+    id: TaskId,
+    deliver: TextListener,
+    options: CallOptions,
+  ): Promise<'end' | 'closed' | 'unsupported'> {
+    await this.#ensureRelay(options);
+    const idle = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const quietFor = (ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        idle.abort(new Error('the text stream went silent'));
+      }, ms);
+    };
+    try {
+      quietFor(this.#timeoutMs);
+      let response: Response;
+      try {
+        response = await this.#fetch(`${this.relayUrl}/api/tasks/${id}/stream`, {
+          method: 'GET',
+          headers: { accept: 'text/event-stream' },
+          signal,
+        });
+      } catch {
+        if (options.signal?.aborted) throw options.signal.reason;
+        return 'closed';
+      }
+      if (!response.ok) return await streamRefusal(response, `GET /api/tasks/${id}/stream`);
+      const type = response.headers.get('content-type') ?? '';
+      if (response.body === null || !type.startsWith('text/event-stream')) {
+        await response.body?.cancel().catch(() => undefined);
+        return 'unsupported';
+      }
+      quietFor(STREAM_IDLE_MS);
+      const events = readServerSentEvents(response.body, {
+        onChunk: () => {
+          quietFor(STREAM_IDLE_MS);
+        },
+      });
+      try {
+        for await (const event of events) {
+          if (event.event === 'end') return 'end';
+          if (event.event !== 'text') continue;
+          const piece = v.safeParse(textEventSchema, parseJson(event.data));
+          if (!piece.success) throw new InvalidRelayResponseError('a text event on the stream is malformed');
+          try {
+            deliver(piece.output.index, piece.output.text);
+          } catch (error) {
+            throw new ListenerError(error);
+          }
+        }
+        return 'closed';
+      } catch (error) {
+        if (error instanceof ListenerError) throw error.error;
+        if (options.signal?.aborted) throw options.signal.reason;
+        if (error instanceof InvalidRelayResponseError) throw error;
+        return 'closed';
+      }
+    } finally {
+      clearTimeout(timer);
+      idle.abort();
+    }
+  }
+
+  /**
+   * Signs the requester's `task/stop` for task `id`: what the worker (or the
+   * relay) needs to end a generation early, and what the result then carries.
+   */
+  async signStop(id: TaskId, options: CallOptions = {}): Promise<Uint8Array> {
+    const signer = this.#requireSigner();
+    const payload: StopPayload = { v: 1, net: await this.network(options), task: id, ts: this.#now() };
+    return encodeEnvelope(await signEnvelope(signer, 'task/stop', payload));
+  }
+
+  /**
+   * Stops a task, signed as its requester: a running text generation ends
+   * where it is and settles for the pieces made; a task not started yet is
+   * cancelled and refunded. A finished one answers RelayApiError 409
+   * `not-stoppable`.
+   */
+  async stopTask(id: TaskId, options: CallOptions = {}): Promise<TaskView> {
+    const stop = await this.signStop(id, options);
+    await this.#ensureRelay(options);
+    const { body } = await this.#http.request(`/api/tasks/${id}/stop`, taskAnswerSchema, {
+      ...options,
+      body: { stop: toBase64Url(stop) },
+    });
+    return body.task;
+  }
+
+  // ---- Text generation ----------------------------------------------------------
+
+  /**
+   * Runs a text generation and streams it: iterate the answer for the text
+   * as it is made, await its `result` for the verified outcome. See
+   * {@link GenerateParams} for the options (the model, the prompt and
+   * sampling, the price cap, a direct WebRTC node, Stop).
+   */
+  generate(params: GenerateParams): GenerationStream {
+    return startGeneration(this, params);
   }
 
   /** Cancels a task that has not started, with the requester's signature; its escrow is refunded. */
@@ -780,6 +999,58 @@ export class AIComputeClient {
   #requireSigner(): Signer {
     if (!this.#signer) throw new NoSignerError('this call signs as an account: create the client with a signer');
     return this.#signer;
+  }
+}
+
+/** A text event's data. */
+const textEventSchema = v.object({
+  index: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  text: v.string(),
+});
+
+/** An error thrown by the caller's listener, carried past the stream's own error handling. */
+class ListenerError extends Error {
+  override readonly name = 'ListenerError';
+  readonly error: unknown;
+  constructor(error: unknown) {
+    super('the onText listener threw');
+    this.error = error;
+  }
+}
+
+/** `listener` for each index once, in increasing order: a piece replayed (after a fallback) is not given again. */
+function onceEach(listener: TextListener): TextListener {
+  let next = 0;
+  return (index, text) => {
+    if (index < next) return;
+    next = index + 1;
+    listener(index, text);
+  };
+}
+
+/**
+ * What a refused text-stream request means: a relay without the endpoint
+ * (its 404 for an unknown route, or no such method) is `unsupported`, a
+ * busy or failing one `closed` (try again), and its refusal of this task
+ * (an unknown task, say) is thrown.
+ */
+async function streamRefusal(response: Response, what: string): Promise<'closed' | 'unsupported'> {
+  const text = await response.text().catch(() => '');
+  const body = v.safeParse(errorBodySchema, parseJson(text));
+  const code = body.success ? body.output.error.code : undefined;
+  if ((response.status === 404 && code !== 'unknown-task') || response.status === 405 || response.status === 501) {
+    return 'unsupported';
+  }
+  if (response.status === 408 || response.status === 429 || response.status >= 500) return 'closed';
+  if (body.success) throw new RelayApiError(response.status, body.output.error.code, body.output.error.message);
+  throw new InvalidRelayResponseError(`${what} failed with HTTP ${response.status} and no relay error body`);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { AccountId } from '#core/identity/ids.ts';
 import type { TaskView } from '#core/api/responses.ts';
+import type { VerificationReport } from './verify-result.ts';
 
 export type SdkErrorCode =
   | 'relay-unreachable'
@@ -13,7 +14,8 @@ export type SdkErrorCode =
   | 'no-signer'
   | 'task-failed'
   | 'header-chain'
-  | 'subscription-closed';
+  | 'subscription-closed'
+  | 'not-verified';
 
 /** Base class of the errors the SDK raises itself (the relay's own errors are {@link RelayApiError}). */
 export abstract class SdkError extends Error {
@@ -99,6 +101,22 @@ export class HeaderChainError extends SdkError {
 export class SubscriptionClosedError extends SdkError {
   override readonly name = 'SubscriptionClosedError';
   readonly code = 'subscription-closed';
+}
+
+/**
+ * A result that did not pass its checks (see `verifyResult`), or whose
+ * output or price is not what its receipt and the catalogue say: it is not
+ * handed out as a result. `report` names each check, when the light-client
+ * checks ran.
+ */
+export class ResultNotVerifiedError extends SdkError {
+  override readonly name = 'ResultNotVerifiedError';
+  readonly code = 'not-verified';
+  readonly report: VerificationReport | undefined;
+  constructor(message: string, report?: VerificationReport) {
+    super(message);
+    this.report = report;
+  }
 }
 
 /** Statuses worth another try later: the relay is busy, starting, stopping or behind a failing proxy. */
