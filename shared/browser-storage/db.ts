@@ -8,6 +8,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { AccountId, TaskId } from '#core/identity/ids.ts';
 import type { WebCryptoKeyPair } from '#core/identity/webcrypto-signer.ts';
+import type { StoredConversation } from './conversations.ts';
 import type { OutboxEntry, OutboxState } from './outbox/outbox-store.ts';
 
 export const ACN_DB_NAME = 'acn';
@@ -72,6 +73,8 @@ export interface AcnDbSchema extends DBSchema {
   headers: { key: number; value: StoredBlockHeader };
   /** Small settings (contribution preset, …) by name; values are structured-cloneable. */
   settings: { key: string; value: unknown };
+  /** The Chat screen's conversations, by id (bounded: see conversations.ts). */
+  conversations: { key: string; value: StoredConversation; indexes: { updatedAt: number } };
 }
 
 export type AcnDb = IDBPDatabase<AcnDbSchema>;
@@ -92,6 +95,10 @@ const MIGRATIONS: readonly ((db: AcnDb, tx: UpgradeTransaction) => void)[] = [
     db.createObjectStore('outbox', { keyPath: 'taskId' }).createIndex('state', 'state');
     db.createObjectStore('headers', { keyPath: 'height' });
     db.createObjectStore('settings');
+  },
+  // 1 → 2: the Chat screen's conversations, listed and dropped by their last change.
+  (db) => {
+    db.createObjectStore('conversations', { keyPath: 'id' }).createIndex('updatedAt', 'updatedAt');
   },
 ];
 

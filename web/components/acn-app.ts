@@ -11,6 +11,7 @@ import { css, html, LitElement, nothing, svg, type PropertyValues, type Template
 import { customElement, query, state } from 'lit/decorators.js';
 import {
   accountContext,
+  chatContext,
   connectionContext,
   contributionContext,
   initialStatus,
@@ -21,6 +22,7 @@ import {
   type AccountService,
   type AppServices,
   type AppStatus,
+  type ChatSession,
   type ConnectionService,
   type ConnectionState,
   type ContributionService,
@@ -47,6 +49,7 @@ type ScreenName = Exclude<Route['name'], 'task' | 'not-found'> | 'onboarding';
 
 const SCREENS: Readonly<Record<ScreenName, Screen>> = {
   home: { tag: 'page-home', title: 'Home', load: () => import('../pages/page-home.ts') },
+  chat: { tag: 'page-chat', title: 'Chat', load: () => import('../pages/page-chat.ts') },
   run: { tag: 'page-run', title: 'Run a task', load: () => import('../pages/page-run.ts') },
   tasks: { tag: 'page-tasks', title: 'Tasks', load: () => import('../pages/page-tasks.ts') },
   wallet: { tag: 'page-wallet', title: 'Wallet', load: () => import('../pages/page-wallet.ts') },
@@ -57,6 +60,11 @@ const SCREENS: Readonly<Record<ScreenName, Screen>> = {
 
 const NAV: readonly { readonly path: string; readonly label: string; readonly icon: TemplateResult }[] = [
   { path: '/', label: 'Home', icon: svg`<path d="M3 11 12 3l9 8v10h-6v-6H9v6H3z"/>` },
+  {
+    path: '/chat',
+    label: 'Chat',
+    icon: svg`<path d="M4 5h16v11H9l-5 4z"/><path d="M8 9h8M8 12h5"/>`,
+  },
   { path: '/run', label: 'Run', icon: svg`<circle cx="12" cy="12" r="9"/><path d="m10 8 6 4-6 4z"/>` },
   { path: '/tasks', label: 'Tasks', icon: svg`<path d="M8 6h12M8 12h12M8 18h12M4 6h.01M4 12h.01M4 18h.01"/>` },
   {
@@ -186,7 +194,7 @@ export class AcnApp extends LitElement {
         max-width: 720px;
         height: var(--acn-nav-height);
         display: grid;
-        grid-template-columns: repeat(5, 1fr);
+        grid-template-columns: repeat(6, 1fr);
       }
       nav a {
         position: relative;
@@ -254,6 +262,7 @@ export class AcnApp extends LitElement {
   @provide({ context: modelsContext }) models: ModelService | undefined;
   @provide({ context: contributionContext }) contribution: ContributionService | undefined;
   @provide({ context: runContext }) run: RunSession | undefined;
+  @provide({ context: chatContext }) chat: ChatSession | undefined;
 
   @provide({ context: statusContext })
   @state()
@@ -336,6 +345,7 @@ export class AcnApp extends LitElement {
         models: this.models,
         contribution: this.contribution,
         run: this.run,
+        chat: this.chat,
       } = services);
     } catch (error) {
       this.status = {
@@ -511,6 +521,8 @@ export class AcnApp extends LitElement {
     switch (name) {
       case 'home':
         return html`<page-home></page-home>`;
+      case 'chat':
+        return html`<page-chat></page-chat>`;
       case 'run':
         return html`<page-run></page-run>`;
       case 'tasks':
@@ -530,7 +542,7 @@ export class AcnApp extends LitElement {
   private renderSkeleton(): TemplateResult {
     return html`<div aria-hidden="true" data-testid="skeleton">
         <div class="skeleton" style="height:36px;width:40%"></div>
-        <div class="skeleton" style="height:128px"></div>
+        <div class="skeleton" style="height:224px"></div>
         <div class="skeleton" style="height:200px"></div>
       </div>
       <p class="visually-hidden" role="status">Loading…</p>`;

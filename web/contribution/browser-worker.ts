@@ -280,9 +280,9 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       prepare: createTaskHandler({
         offered: (model: ModelId) => offered.find((entry) => entry.id === model),
         pausedReason: () => pause?.reason(),
-        infer: (entry, input, taskSignal) => {
+        infer: (entry, input, options) => {
           if (inference === undefined) throw new Error('internal: no inference workers');
-          return inference.run(entry, input, { signal: taskSignal });
+          return inference.run(entry, input, options);
         },
       }),
       slots: taskSlots,

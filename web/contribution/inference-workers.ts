@@ -9,9 +9,16 @@
  * Worker: `configure` retires the workers started with the old settings (an
  * idle one at once, a busy one when its task ends) and the next task gets a
  * fresh worker with the new ones. No page reload is needed.
+ *
+ * A text generation streams: its Web Worker posts each piece's text, handed
+ * to `onText`. Aborting a run ends it at once (the Web Worker goes), except
+ * when the signal's reason is a `StopRequest` (the requester stopped it):
+ * the Web Worker is told to stop, ends the generation with what it made and
+ * answers with that result, and stays for the next task.
  */
+import { StopRequest } from '#core/generation/stop-request.ts';
 import type { ModelEntry } from '#core/models/catalogue.ts';
-import type { LocalRunMessage, LocalRunRequest } from '../inference/local-worker.ts';
+import type { LocalRunMessage, LocalRunRequest, LocalStopRequest } from '../inference/local-worker.ts';
 import { LocalRunError } from '../inference/run-locally.ts';
 
 export interface InferenceSettings {
@@ -38,8 +45,16 @@ export interface InferenceWorkersInit extends InferenceSettings {
   readonly ortBaseUrl: string;
 }
 
+/** How one task runs. */
+export interface InferenceRunOptions {
+  /** Ends the run; with a `StopRequest` as its reason, a generation ends with what it made instead. */
+  readonly signal?: AbortSignal;
+  /** Text generation: each generated piece's index and the text it makes final, as it is made. */
+  readonly onText?: ((index: number, text: string) => void) | undefined;
+}
+
 export interface InferenceWorkers {
-  run(entry: ModelEntry, input: Uint8Array, options?: { readonly signal?: AbortSignal }): Promise<InferenceOutcome>;
+  run(entry: ModelEntry, input: Uint8Array, options?: InferenceRunOptions): Promise<InferenceOutcome>;
   /**
    * Starts a Web Worker with the settings now and loads `entry` in it, so the
    * next task does not wait for onnxruntime's start (seconds on a busy
@@ -130,7 +145,7 @@ export function createInferenceWorkers(init: InferenceWorkersInit): InferenceWor
       const key = keyOf(settings);
       if ([...slots].some((slot) => slot.key === key)) return;
       // Called right after configure(): the old workers keep serving until the new one is ready.
-      const done = runOn(spawn(key), entry, new Uint8Array(0), undefined, true).then(
+      const done = runOn(spawn(key), entry, new Uint8Array(0), {}, true).then(
         () => undefined,
         () => undefined,
       );
@@ -150,12 +165,12 @@ export function createInferenceWorkers(init: InferenceWorkersInit): InferenceWor
         const idle = [...slots].find((slot) => !slot.busy && slot.key !== warming?.key);
         if (idle !== undefined) {
           idle.busy = true;
-          return runOn(idle, entry, input, options.signal, false);
+          return runOn(idle, entry, input, options, false);
         }
         await warming?.done;
       }
       retireStale();
-      return runOn(take(), entry, input, options.signal, false);
+      return runOn(take(), entry, input, options, false);
     },
   };
 
@@ -163,9 +178,10 @@ export function createInferenceWorkers(init: InferenceWorkersInit): InferenceWor
     slot: Slot,
     entry: ModelEntry,
     input: Uint8Array,
-    signal: AbortSignal | undefined,
+    options: InferenceRunOptions,
     warmOnly: boolean,
   ): Promise<InferenceOutcome> {
+    const { signal, onText } = options;
     if (signal?.aborted) {
       give(slot, true);
       return Promise.reject(signal.reason as Error);
@@ -178,6 +194,7 @@ export function createInferenceWorkers(init: InferenceWorkersInit): InferenceWor
       threads: Number(slot.key.split('/')[0]),
       webgpu: slot.key.endsWith('/true'),
       warmOnly,
+      stream: onText !== undefined,
     };
     return new Promise<InferenceOutcome>((resolve, reject) => {
       let done = false;
@@ -190,8 +207,14 @@ export function createInferenceWorkers(init: InferenceWorkersInit): InferenceWor
         give(slot, healthy);
         settle();
       };
-      // Aborting ends the run at once: the worker and its onnxruntime heap go.
+      // Aborting ends the run at once: the worker and its onnxruntime heap go. A requester's stop is the
+      // exception: the worker ends the generation itself and answers with what it made.
       const onAbort = (): void => {
+        const reason: unknown = signal?.reason;
+        if (reason instanceof StopRequest) {
+          slot.worker.postMessage({ type: 'stop', proof: reason.proof } satisfies LocalStopRequest);
+          return;
+        }
         finish(false, () => {
           reject(signal?.reason as Error);
         });
@@ -199,6 +222,10 @@ export function createInferenceWorkers(init: InferenceWorkersInit): InferenceWor
       signal?.addEventListener('abort', onAbort, { once: true });
       slot.worker.onmessage = ({ data }: MessageEvent<LocalRunMessage>) => {
         if (data.type === 'download') return;
+        if (data.type === 'text') {
+          onText?.(data.index, data.text);
+          return;
+        }
         if (data.type === 'result') {
           const outcome: InferenceOutcome = {
             output: data.output,

@@ -6,10 +6,13 @@
  * After a run the worker is kept idle for a while (`keepAliveMs`) with
  * onnxruntime initialised and the model loaded: the next task starts in
  * milliseconds instead of re-initialising onnxruntime's wasm (14 MB).
+ *
+ * A language model streams its text to `onText` as it is made, and `stop`
+ * ends it early with what it made (the worker is kept: Stop is not Cancel).
  */
 import type { Hash } from '#core/identity/ids.ts';
 import type { ModelEntry } from '#core/models/catalogue.ts';
-import type { LocalRunMessage, LocalRunRequest } from './local-worker.ts';
+import type { LocalRunMessage, LocalRunRequest, LocalStopRequest } from './local-worker.ts';
 
 export interface LocalDownloadProgress {
   /** The file being downloaded. */
@@ -31,6 +34,14 @@ export interface RunLocallyOptions {
   readonly onDownloadProgress?: (progress: LocalDownloadProgress) => void;
   /** Cancels the run: the worker is terminated and the promise rejects with the signal's reason (an `AbortError`). */
   readonly signal?: AbortSignal;
+  /** A language model's text as it is made: each generated piece's index and the text it makes final. */
+  readonly onText?: (index: number, text: string) => void;
+  /**
+   * Stops a generation early: unlike `signal`, the run resolves with what was
+   * made so far (`finish: 'stopped'`), and the worker and its loaded model
+   * are kept for the next run.
+   */
+  readonly stop?: AbortSignal;
   /** Where model files are fetched by hash, relative to `relayUrl`. Default `models/`. */
   readonly modelBaseUrl?: string;
   /** Where onnxruntime-web's wasm files are, relative to `relayUrl`. Default `ort/`. */
@@ -89,7 +100,7 @@ function keepWorker(worker: Worker, settings: string, keepAliveMs: number): void
 
 /** Runs `entry` on `input` (the task's input bytes) on this device. */
 export function runLocally(entry: ModelEntry, input: Uint8Array, options: RunLocallyOptions): Promise<LocalRunResult> {
-  const { signal } = options;
+  const { signal, stop } = options;
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
   const request: LocalRunRequest = {
     entry,
@@ -98,6 +109,7 @@ export function runLocally(entry: ModelEntry, input: Uint8Array, options: RunLoc
     ortBaseUrl: new URL(options.ortBaseUrl ?? 'ort/', base(options.relayUrl)).href,
     threads: options.threads ?? 1,
     webgpu: options.webgpu ?? true,
+    stream: options.onText !== undefined,
   };
   // A worker is reused only with the settings onnxruntime was initialised with.
   const settings = JSON.stringify([request.modelBaseUrl, request.ortBaseUrl, request.threads, request.webgpu]);
@@ -111,6 +123,7 @@ export function runLocally(entry: ModelEntry, input: Uint8Array, options: RunLoc
       worker.onmessage = null;
       worker.onerror = null;
       signal?.removeEventListener('abort', onAbort);
+      stop?.removeEventListener('abort', onStop);
       if (keep) keepWorker(worker, settings, options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS);
       else worker.terminate();
       settle();
@@ -121,6 +134,10 @@ export function runLocally(entry: ModelEntry, input: Uint8Array, options: RunLoc
       });
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The worker ends the generation itself and answers with its shorter result.
+    const onStop = () => {
+      worker.postMessage({ type: 'stop' } satisfies LocalStopRequest);
+    };
 
     worker.onmessage = ({ data }: MessageEvent<LocalRunMessage>) => {
       switch (data.type) {
@@ -131,6 +148,9 @@ export function runLocally(entry: ModelEntry, input: Uint8Array, options: RunLoc
             total: data.total,
             bytesPerSecond: data.bytesPerSecond,
           });
+          return;
+        case 'text':
+          options.onText?.(data.index, data.text);
           return;
         case 'result': {
           const { output, ms, loadMs } = data;
@@ -154,6 +174,9 @@ export function runLocally(entry: ModelEntry, input: Uint8Array, options: RunLoc
       });
     };
     worker.postMessage(request, [request.input.buffer]);
+    // After the request, so the worker has the run to stop (a stop already asked for ends it at its first step).
+    if (stop?.aborted === true) onStop();
+    else stop?.addEventListener('abort', onStop, { once: true });
   });
 }
 

@@ -81,7 +81,11 @@ export function createDirectTaskRunner(init: DirectTaskRunnerInit): DirectTaskRu
       } catch (error) {
         // No libp2p to the relay: the brokered path needs only HTTP.
         const { task } = await init.client.submitTask(params);
-        const result = await init.client.waitForResult(task.id, { signal: params.signal });
+        const result = await init.client.waitForResult(task.id, {
+          signal: params.signal,
+          onText: params.onText,
+          stop: params.stop,
+        });
         const reason = error instanceof Error ? error.message : String(error);
         return { ...result, via: 'relay', fallbackReason: `no libp2p connection to the relay: ${reason}` };
       }
@@ -99,7 +103,12 @@ export function createDirectTaskRunner(init: DirectTaskRunnerInit): DirectTaskRu
           // 409: already decided (the deadline passed): the brokered result is on its way anyway.
           if (!(refused instanceof RelayApiError && refused.status === 409)) throw refused;
         }
-        const result = await init.client.waitForResult(signed.taskId, { signal: params.signal });
+        // A text generation still streams, and can be stopped, on the brokered path.
+        const result = await init.client.waitForResult(signed.taskId, {
+          signal: params.signal,
+          onText: params.onText,
+          stop: params.stop,
+        });
         return { ...result, via: 'relay', fallbackReason: `no libp2p connection to the relay: ${reason}` };
       }
       return init.client.completeDirectTask(signed, offer, { ...params, node });

@@ -1,6 +1,7 @@
 /**
  * Home: the balance, the connection state, what waits in the outbox and the
- * latest tasks, with empty states that say what to do next.
+ * latest tasks, with empty states that say what to do next (a chat first:
+ * what most people come to an AI network for).
  */
 import { consume } from '@lit/context';
 import { Task } from '@lit/task';
@@ -20,12 +21,16 @@ export class PageHome extends LitElement {
     sharedStyles,
     css`
       .balance-card {
-        min-height: 128px;
+        min-height: 224px;
       }
       .actions {
         display: grid;
         grid-template-columns: 1fr 1fr;
         gap: 8px;
+      }
+      /* The first thing a new user is likely to want: a full row. */
+      .actions .wide {
+        grid-column: 1 / -1;
       }
     `,
   ];
@@ -57,7 +62,8 @@ export class PageHome extends LitElement {
           <span class="muted" style="font-size:1rem;font-weight:400">tokens</span>
         </p>
         <div class="actions">
-          <a class="button" href="/run">Run a task</a>
+          <a class="button wide" href="/chat" data-testid="home-chat">Chat with a language model</a>
+          <a class="button secondary" href="/run">Run a task</a>
           <a class="button secondary" href="/wallet">Wallet</a>
         </div>
       </section>
@@ -81,7 +87,8 @@ export class PageHome extends LitElement {
               : history.rows.length === 0
                 ? html`<div class="empty" data-testid="tasks-empty">
                     <p>No tasks yet.</p>
-                    <a class="button" href="/run">Run your first task</a>
+                    <a class="button" href="/chat">Start a chat</a>
+                    <a class="button secondary" href="/run">Run a task</a>
                   </div>`
                 : html`${
                       history.relayError === undefined

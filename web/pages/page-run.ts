@@ -157,7 +157,12 @@ export class PageRun extends LitElement {
         ></acn-table-input>`;
       }
       case 'unsupported':
-        return html`<p>${inputError}</p>`;
+        // A language model has its own screen: a conversation, streamed, with Stop.
+        return entry.kind === 'text-generation'
+          ? html`<p data-testid="run-chat-hint">
+              ${entry.name} is a language model: chat with it on the <a href="/chat">Chat screen</a>.
+            </p>`
+          : html`<p>${inputError}</p>`;
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * What the app shell hands down to its elements through `@lit/context`: one
  * context per focused service (account, relay connection, tasks, models,
- * contribution, the Run screen's session), each undefined until the services
+ * contribution, the Run and Chat screens' sessions), each undefined until the services
  * module has loaded after the first render, and the app's status (phase,
  * connection, balance, outbox), a new snapshot on every change so consumers
  * re-render.
@@ -14,6 +14,7 @@
 import { createContext } from '@lit/context';
 import type { AccountService } from './account-service.ts';
 import type { AppServices } from './app-services.ts';
+import type { ChatSession } from './chat-session.ts';
 import type { ConnectionService } from './connection-service.ts';
 import type { ContributionService } from './contribution-service.ts';
 import type { ModelService } from './model-service.ts';
@@ -23,6 +24,7 @@ import type { TaskService } from './task-service.ts';
 export type {
   AccountService,
   AppServices,
+  ChatSession,
   ConnectionService,
   ContributionService,
   ModelService,
@@ -88,6 +90,9 @@ export const contributionContext = createContext<ContributionService | undefined
 
 /** The Run screen's state (model, input, run, result), kept while the user is on other screens. */
 export const runContext = createContext<RunSession | undefined>(Symbol('acn-run'));
+
+/** The Chat screen's state (model, conversations, the answer being made), kept while the user is on other screens. */
+export const chatContext = createContext<ChatSession | undefined>(Symbol('acn-chat'));
 
 /** The app's status; a new object on every change. */
 export const statusContext = createContext<AppStatus>(Symbol('acn-status'));

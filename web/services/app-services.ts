@@ -4,7 +4,7 @@
  * where the browser has no WebCrypto Ed25519; libp2p and onnxruntime only on
  * the first direct task or local run). It only wires the focused services:
  * the relay connection, the account, the models, the tasks, the contribution
- * and the Run screen's session. The shell hands each down through its own
+ * and the Run and Chat screens' sessions. The shell hands each down through its own
  * `@lit/context` (see app-context.ts), and the status they write as
  * {@link AppStatus}.
  */
@@ -17,6 +17,7 @@ import { openAcnDb } from '#browser-storage/db.ts';
 import { loadOrCreateAccountKey } from '../keys/account-key.ts';
 import { getRelayPin, pinRelayFromJoinUrl } from '../keys/relay-pin.ts';
 import { createAccountService, type AccountService } from './account-service.ts';
+import { createChatSession, type ChatSession } from './chat-session.ts';
 import { initialStatus, type AppStatus } from './app-context.ts';
 import { createAppStatusStore, type AppStatusStore } from './app-status-store.ts';
 import { createConnectionService, type ConnectionService } from './connection-service.ts';
@@ -49,6 +50,7 @@ export interface AppServices {
   readonly models: ModelService;
   readonly contribution: ContributionService;
   readonly run: RunSession;
+  readonly chat: ChatSession;
   /** Stops every listener, the events, the outbox watcher and the run in progress, and closes the database. */
   stop(): Promise<void>;
 }
@@ -129,6 +131,7 @@ export async function startAppServices(init: AppServicesInit): Promise<AppServic
   });
   const contribution = createContributionService({ relayUrl, client, signer: key.signer, settings });
   const run = createRunSession({ models, tasks });
+  const chat = createChatSession({ db, models, tasks });
 
   const services: AppServices = {
     account: accountService,
@@ -137,8 +140,10 @@ export async function startAppServices(init: AppServicesInit): Promise<AppServic
     models,
     contribution,
     run,
+    chat,
     async stop() {
       run.stop();
+      chat.stop();
       connection.stop();
       await tasks.stop();
       db.close();
@@ -152,6 +157,7 @@ export async function startAppServices(init: AppServicesInit): Promise<AppServic
     connection.start();
     tasks.start();
     void accountService.start();
+    void chat.start();
   }
   return services;
 }

@@ -66,6 +66,8 @@ const BY_CODE: Readonly<Record<string, { readonly message: string; readonly retr
   'pool-busy': { message: 'The relay is busy. Wait a minute, then try again.', retry: true },
   'not-cancellable': { message: 'The task has already started, so it can no longer be cancelled.', retry: false },
   'task-failed': { message: 'The task ended without a result; your tokens were refunded.', retry: false },
+  'not-stoppable': { message: 'The answer had already finished, so there was nothing to stop.', retry: false },
+  'too-many-streams': { message: 'The relay is busy. Wait a minute, then try again.', retry: true },
   'proof-unavailable': {
     message: 'The relay has not recorded this payment in a block yet. Blocks follow within seconds: try again.',
     retry: true,

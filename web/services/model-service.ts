@@ -18,6 +18,10 @@ export interface LocalRunOptions {
   readonly onDownloadProgress?: (progress: LocalDownloadProgress) => void;
   /** Cancels the run. */
   readonly signal?: AbortSignal;
+  /** A language model's text as it is made (each generated piece's index and the text it makes final). */
+  readonly onText?: (index: number, text: string) => void;
+  /** Ends a generation early: the run resolves with what was made so far. */
+  readonly stop?: AbortSignal;
 }
 
 export interface ModelServiceInit {

@@ -7,6 +7,7 @@
 /** A screen of the app and its parameters. */
 export type Route =
   | { readonly name: 'home' }
+  | { readonly name: 'chat' }
   | { readonly name: 'run' }
   | { readonly name: 'tasks' }
   /** One task; `id` is checked (64 hex characters) but not yet parsed into a TaskId. */
@@ -21,6 +22,7 @@ export type RouteName = Route['name'];
 const TASK_PATH = /^\/tasks\/([0-9a-f]{64})$/;
 const SIMPLE: Readonly<Record<string, RouteName>> = {
   '/': 'home',
+  '/chat': 'chat',
   '/run': 'run',
   '/tasks': 'tasks',
   '/wallet': 'wallet',

@@ -45,6 +45,18 @@ export type SubmitOutcome =
     }
   | { readonly kind: 'queued'; readonly taskId: TaskId };
 
+/**
+ * A language model's answer as it is made, and Stop: `onText` gets each
+ * generated piece's index and the text it makes final (a stream replayed
+ * from its start repeats indices); aborting `stop` ends the generation with
+ * what it made, and the task settles for those pieces (one not started yet
+ * is cancelled and refunded). Other tasks ignore both.
+ */
+export interface TextStreamOptions {
+  readonly onText?: ((index: number, text: string) => void) | undefined;
+  readonly stop?: AbortSignal | undefined;
+}
+
 /** A verification's outcome, remembered for the task list. */
 export type VerificationState = 'verified' | 'failed';
 
@@ -89,11 +101,15 @@ export interface TaskService {
    * `direct`); if that fails or is too slow, the relay runs it brokered, so
    * the user sees at most a delay. The outbox stays brokered: a task sent
    * later, maybe by the service worker, has nobody to dial the worker.
+   *
+   * `onText` and `stop` (see {@link TextStreamOptions}) go to the direct
+   * run; for a task the relay runs brokered, give them to
+   * {@link TaskService.waitForResult}.
    */
   submit(
     entry: ModelEntry,
     input: { readonly bytes: Uint8Array; readonly maxPrice: number },
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal } & TextStreamOptions,
   ): Promise<SubmitOutcome>;
   /** The outbox, oldest first. */
   outbox(options?: { signal?: AbortSignal }): Promise<OutboxEntry[]>;
@@ -111,8 +127,8 @@ export interface TaskService {
   task(id: TaskId, options?: { signal?: AbortSignal }): Promise<TaskView>;
   /** A task's result; null while there is none. */
   result(id: TaskId, options?: { signal?: AbortSignal }): Promise<TaskResult | null>;
-  /** Waits for a task's result. */
-  waitForResult(id: TaskId, options?: { signal?: AbortSignal }): Promise<TaskResult>;
+  /** Waits for a task's result; a language model's text streams to `onText` meanwhile, and `stop` ends it. */
+  waitForResult(id: TaskId, options?: { signal?: AbortSignal } & TextStreamOptions): Promise<TaskResult>;
   /** Cancels a task still pending on the relay (its escrow is refunded). */
   cancel(id: TaskId): Promise<TaskView>;
   /**
@@ -175,15 +191,19 @@ export function createTaskService(init: TaskServiceInit): TaskService {
    * task is escrowed, and leaving the Run screen should not leave it to the
    * relay's deadline; the service's stop ends it.
    */
-  const runDirect = async (signed: SignedTask, offer: DirectOffer): Promise<DirectTaskResult> => {
+  const runDirect = async (
+    signed: SignedTask,
+    offer: DirectOffer,
+    stream: TextStreamOptions,
+  ): Promise<DirectTaskResult> => {
     const signal = stopping.signal;
     try {
       const runner = await directRunner();
-      return await runner.complete(signed, offer, { signal });
+      return await runner.complete(signed, offer, { signal, ...stream });
     } catch (error) {
       if (signal.aborted) throw error;
       await client.requestFallback(signed.taskId, { signal }).catch(() => undefined);
-      const result = await client.waitForResult(signed.taskId, { signal });
+      const result = await client.waitForResult(signed.taskId, { signal, ...stream });
       return { ...result, via: 'relay', fallbackReason: errorText(error).message };
     }
   };
@@ -232,10 +252,10 @@ export function createTaskService(init: TaskServiceInit): TaskService {
       envelopes.set(signed.taskId, signed.envelope);
       if (connection.isOnline()) {
         try {
-          const submitted = await client.submitDirectTask(signed.envelope, signed.input, options);
+          const submitted = await client.submitDirectTask(signed.envelope, signed.input, { signal: options.signal });
           onSpent();
           if (submitted.direct === undefined) return { kind: 'sent', task: submitted.task };
-          const run = runDirect(signed, submitted.direct);
+          const run = runDirect(signed, submitted.direct, { onText: options.onText, stop: options.stop });
           // The run goes on whether or not a caller waits for it (its result lands on the relay either way).
           run.catch(() => undefined);
           return { kind: 'sent', task: submitted.task, direct: run };
@@ -243,7 +263,11 @@ export function createTaskService(init: TaskServiceInit): TaskService {
           if (!isRetryable(error)) throw error;
         }
       }
-      await enqueue(db, { envelope: signed.envelope, input: signed.input }, options);
+      await enqueue(
+        db,
+        { envelope: signed.envelope, input: signed.input },
+        options.signal ? { signal: options.signal } : {},
+      );
       const registration = await serviceWorkerRegistration();
       if (registration) await requestBackgroundSync(registration);
       void connection.check();

@@ -27,8 +27,15 @@ describe('acn database', () => {
   it('creates every store with its key path and index', async () => {
     const db = await freshDb();
     expect(db.version).toBe(ACN_DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['headers', 'keys', 'outbox', 'relay', 'settings']);
-    const tx = db.transaction(['keys', 'relay', 'outbox', 'headers', 'settings']);
+    expect([...db.objectStoreNames].sort()).toEqual([
+      'conversations',
+      'headers',
+      'keys',
+      'outbox',
+      'relay',
+      'settings',
+    ]);
+    const tx = db.transaction(['keys', 'relay', 'outbox', 'headers', 'settings', 'conversations']);
     expect(tx.objectStore('keys').keyPath).toBeNull();
     expect(tx.objectStore('relay').keyPath).toBe('origin');
     expect(tx.objectStore('outbox').keyPath).toBe('taskId');
@@ -36,6 +43,8 @@ describe('acn database', () => {
     expect(tx.objectStore('outbox').index('state').keyPath).toBe('state');
     expect(tx.objectStore('headers').keyPath).toBe('height');
     expect(tx.objectStore('settings').keyPath).toBeNull();
+    expect(tx.objectStore('conversations').keyPath).toBe('id');
+    expect([...tx.objectStore('conversations').indexNames]).toEqual(['updatedAt']);
     await tx.done;
   });
 

@@ -41,7 +41,7 @@ async function entry(pre: string): Promise<ModelEntry> {
 
 describe('routes', () => {
   it('parses every screen and round-trips its path', () => {
-    for (const path of ['/', '/run', '/tasks', `/tasks/${TASK}`, '/wallet', '/contribute', '/network']) {
+    for (const path of ['/', '/chat', '/run', '/tasks', `/tasks/${TASK}`, '/wallet', '/contribute', '/network']) {
       expect(routePath(parseRoute(path))).toBe(path);
     }
     expect(parseRoute('/wallet/')).toEqual({ name: 'wallet' });
