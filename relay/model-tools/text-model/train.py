@@ -1,10 +1,11 @@
-"""Trains the shipped text-generation model and exports it to ONNX.
+"""Trains the shipped text-generation model and exports it to ONNX (train.sh
+then exports that file to GGUF for llama.cpp with export-gguf.ts).
 
 A byte-level Llama-style decoder (RMSNorm, rotary position embeddings,
 grouped-query attention, SwiGLU, tied input/output embedding) trained on the
 King James Bible from Debian's bible-kjv-text package (its copyright file
 says the text is free of copyright). Run it through
-relay/model-tools/train-text-model.ts, which installs the Debian packages
+relay/model-tools/text-model/train.sh, which installs the Debian packages
 (python3-torch, OpenBLAS, the corpus) and extracts the corpus first:
 
     npm run train-text-model -- [--steps N] [--seed N]
@@ -139,7 +140,10 @@ class Decoder(nn.Module):
         """input_ids, position_ids: [b, s]; attention_mask: [b, past + s]; past: [(k, v)] per layer."""
         cfg = self.cfg
         x = self.embed(input_ids)
-        freqs = position_ids[:, :, None].float() * self.inv_freq[None, None, :]
+        # Cast, then unsqueeze: the other order exports as int64 Unsqueeze -> Cast, which
+        # onnxruntime-web's WebGPU backend computes wrongly next to RMSNorm (onnxruntime
+        # issue 32134; see webgpu-safe-onnx.ts). Same numbers either way.
+        freqs = position_ids.float()[:, :, None] * self.inv_freq[None, None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos()[:, None], emb.sin()[:, None]
         s = input_ids.shape[1]
