@@ -9,8 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '#core/encoding/bytes.ts';
 import { checkGeneration } from '#core/generation/check-generation.ts';
-import { generate, type Generation, type LanguageModel } from '#core/generation/generate.ts';
-import { GREEDY, type SamplingParams } from '#core/generation/sampler.ts';
+import { generate, logitRows, stepFeeds, type Generation, type LanguageModel } from '#core/generation/generate.ts';
+import { GREEDY, sampleToken, type SamplingParams } from '#core/generation/sampler.ts';
 import type { Hash } from '#core/identity/ids.ts';
 import type { InferenceRuntime } from '#core/models/runtime.ts';
 import { inBrowser, platformRuntimes } from '#test/models.ts';
@@ -93,5 +93,25 @@ describe('the shipped text-generation model', () => {
       }
     }
     await Promise.all(models.map((m) => m.session.release()));
+  });
+
+  it('gives the same pieces with the key/value cache as re-reading the whole sequence at every step', async () => {
+    const bytes = await modelBytes();
+    const [runtime] = await platformRuntimes();
+    if (runtime === undefined) throw new Error('no runtime on this platform');
+    const model = await load(runtime, bytes);
+    const prompt = promptOf('Psalms 23:1 ');
+    const cached = await complete(model, prompt, 40, GREEDY);
+    // Without the cache: every step feeds prompt + pieces so far from position 0 and takes the last row's best logit.
+    const sequence = [...prompt];
+    const uncached: number[] = [];
+    while (uncached.length < cached.tokens.length) {
+      const rows = logitRows(await model.session.run(stepFeeds(model, sequence, 0, undefined)), sequence.length);
+      const token = sampleToken(rows[rows.length - 1] as Float32Array, GREEDY, 0);
+      uncached.push(token);
+      sequence.push(token);
+    }
+    expect(uncached).toEqual(cached.tokens);
+    await model.session.release();
   });
 });
