@@ -4,7 +4,9 @@
  * because the machines are shared and absolute times are noisy.
  *
  * Sections: protocol core in Node, protocol core in headless Chromium, and the
- * relay's signature verification path against raw node:crypto.
+ * relay's signature verification path against raw node:crypto; the shipped
+ * models; text generation (./textgen.ts); the relay, WebRTC, desktop workers
+ * and the light client.
  */
 import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
@@ -22,6 +24,7 @@ import { relaySection } from './relay.ts';
 import { appSection } from './app.ts';
 import { webrtcSection } from './webrtc.ts';
 import { workersSection } from './workers.ts';
+import { textgenSection } from './textgen.ts';
 
 const log = (line: string) => process.stderr.write(`  … ${line}\n`);
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -176,7 +179,7 @@ async function relayVerifyPath(): Promise<{ rows: Measurement[]; ratio: number }
 }
 
 // `npm run bench -- relay app` runs only those sections; no argument runs them all.
-const SECTIONS = ['core', 'models', 'relay', 'app', 'webrtc', 'workers'] as const;
+const SECTIONS = ['core', 'models', 'textgen', 'relay', 'app', 'webrtc', 'workers'] as const;
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(SECTIONS as readonly string[]).includes(name));
 if (unknown.length > 0) {
@@ -198,6 +201,11 @@ if (runs('core')) {
 if (runs('models')) {
   log('models');
   await modelSection();
+}
+
+if (runs('textgen')) {
+  log('text generation');
+  await textgenSection(log);
 }
 
 if (runs('relay')) {
