@@ -4,6 +4,8 @@
  *   npm run relay -- models add FILE --name NAME --price N --license SPDX --source TEXT
  *   npm run relay -- models list
  *   npm run relay -- ledger verify
+ *   npm run relay -- resources show
+ *   npm run relay -- resources set --preset balanced | --cpu 50 [--ram 30 ...]
  *
  * `npm run relay -- --help` lists every option with its environment variable.
  */
@@ -11,8 +13,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SIZE_CLASSES } from '#core/models/catalogue.ts';
+import { CUSTOM_RANGES, PRESET_NAMES } from '#core/resources/allocation.ts';
 import { toRelayConfig, withRelayOptions } from './config.ts';
 import { addModel, readRelayCatalogue } from '#node/models/catalogue-store.ts';
+import type { ResourcesChange } from './resources-command.ts';
 
 type Options = Parameters<typeof toRelayConfig>[0];
 
@@ -100,6 +104,51 @@ program
     } finally {
       await store.close();
     }
+  });
+
+const percent = (name: keyof typeof CUSTOM_RANGES) => (value: string) => {
+  const n = Number(value);
+  const [min, max] = CUSTOM_RANGES[name];
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`--${name} must be a whole percent from ${min} to ${max}.`);
+  }
+  return n;
+};
+/** The running relay's URL: --url, or this configuration's own address. */
+const relayUrl = async (command: Command): Promise<{ url: string; config: ReturnType<typeof toRelayConfig> }> => {
+  const options = command.optsWithGlobals<Options & { url?: string }>();
+  const config = toRelayConfig(options);
+  const { localRelayUrl } = await import('./resources-command.ts');
+  return { url: (options.url ?? localRelayUrl(config)).replace(/\/$/, ''), config };
+};
+
+const resources = program
+  .command('resources')
+  .description("the running relay's own pool: how much of this machine it uses")
+  .option('--url <url>', 'the running relay (default: this --host and --port)');
+
+resources
+  .command('show')
+  .description('print the allocation and the pool it gives')
+  .action(async (_opts: unknown, command: Command) => {
+    const { url } = await relayUrl(command);
+    const { describeResources, showResources } = await import('./resources-command.ts');
+    process.stdout.write(`${describeResources(await showResources(url))}\n`);
+  });
+
+resources
+  .command('set')
+  .description('change it live, signed with the relay key from --data-dir (only the operator holds it)')
+  .addOption(new Option('--preset <name>', 'a preset').choices(PRESET_NAMES))
+  .option('--cpu <percent>', 'percent of CPU time (others stay as they are)', percent('cpu'))
+  .option('--ram <percent>', 'percent of memory', percent('ram'))
+  .option('--storage <percent>', 'percent of free storage', percent('storage'))
+  .option('--gpu <percent>', 'percent of the GPU', percent('gpu'))
+  .action(async (opts: ResourcesChange, command: Command) => {
+    const { url, config } = await relayUrl(command);
+    const { describeResources, setResources } = await import('./resources-command.ts');
+    const answer = await setResources(config.dataDir, url, opts);
+    process.stdout.write(`${describeResources(answer)}\n`);
   });
 
 try {

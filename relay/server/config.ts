@@ -6,8 +6,10 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import envPaths from 'env-paths';
-import { DEFAULT_LEDGER_PARAMS } from '#core/ledger/genesis.ts';
+import { DEFAULT_LEDGER_PARAMS, DEFAULT_UNBONDING_MS, MAX_UNBONDING_MS } from '#core/ledger/genesis.ts';
 import { DEFAULT_CANARY_RATE, DEFAULT_RECHECK_RATE } from './trust/trust-defaults.ts';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './http/server-options.ts';
+import { MAX_API_BODY_BYTES } from './http/wire.ts';
 
 export { LOG_LEVELS, type LogLevel } from '#node/log.ts';
 import { LOG_LEVELS, type LogLevel } from '#node/log.ts';
@@ -33,6 +35,8 @@ export interface RelayConfig {
     readonly powDifficulty: number;
     /** Stake a worker must hold to be paid. */
     readonly minWorkerStake: number;
+    /** How long unstaked tokens stay slashable before release; undefined: the genesis's (a new one gets the default). */
+    readonly unbondingMs: number | undefined;
     /** Longest wait before pending transactions go into a block. */
     readonly blockIntervalMs: number;
   };
@@ -51,6 +55,10 @@ export interface RelayConfig {
     readonly perIpPerMinute: number;
     /** Task submissions per minute from one account. */
     readonly perAccountPerMinute: number;
+    /** Most ms a client may take to send a request's headers (slowloris). */
+    readonly headersTimeoutMs: number;
+    /** Most ms a client may take to send a whole request, body included; not a limit on answers or WebSockets. */
+    readonly requestTimeoutMs: number;
   };
   /** Checks on untrusted workers. */
   readonly trust: {
@@ -119,6 +127,13 @@ export function relayOptions(): Option[] {
       .env('ACN_MIN_WORKER_STAKE')
       .default(defaults.minWorkerStake)
       .argParser(int('stake', 0)),
+    // No default: a ledger made before unbonding keeps its instant unstakes rather than refusing to start.
+    new Option(
+      '--unbonding <ms>',
+      `how long unstaked tokens stay slashable before they are released (a new ledger gets ${DEFAULT_UNBONDING_MS})`,
+    )
+      .env('ACN_UNBONDING_MS')
+      .argParser(int('unbonding', 0, MAX_UNBONDING_MS)),
     new Option('--block-interval <ms>', 'longest wait before a block is produced')
       .env('ACN_BLOCK_INTERVAL_MS')
       .default(2000)
@@ -143,10 +158,18 @@ export function relayOptions(): Option[] {
       .env('ACN_INBOUND_PER_IP')
       .default(1000)
       .argParser(int('inbound per ip', 1)),
-    new Option('--max-body <bytes>', 'largest request body')
+    new Option('--max-body <bytes>', 'largest request body (default: a 16 MiB input as base64url, about 21.4 MiB)')
       .env('ACN_MAX_BODY_BYTES')
-      .default(20 * 1024 * 1024)
+      .default(MAX_API_BODY_BYTES)
       .argParser(int('max body', 1024)),
+    new Option('--headers-timeout <ms>', 'most time a client may take to send request headers')
+      .env('ACN_HEADERS_TIMEOUT_MS')
+      .default(DEFAULT_HEADERS_TIMEOUT_MS)
+      .argParser(int('headers timeout', 100, 600_000)),
+    new Option('--request-timeout <ms>', 'most time a client may take to send a whole request, body included')
+      .env('ACN_REQUEST_TIMEOUT_MS')
+      .default(DEFAULT_REQUEST_TIMEOUT_MS)
+      .argParser(int('request timeout', 100, 3_600_000)),
     new Option('--rate-ip <n>', 'requests per minute from one IP')
       .env('ACN_RATE_PER_IP')
       .default(6000)
@@ -183,6 +206,7 @@ interface ParsedOptions {
   grant: number;
   powDifficulty: number;
   minWorkerStake: number;
+  unbonding?: number;
   blockInterval: number;
   maxReservations: number;
   reservationTtl: number;
@@ -190,6 +214,8 @@ interface ParsedOptions {
   maxIncomingPending: number;
   inboundPerIp: number;
   maxBody: number;
+  headersTimeout: number;
+  requestTimeout: number;
   rateIp: number;
   rateAccount: number;
   canaryRate: number;
@@ -202,6 +228,9 @@ interface ParsedOptions {
 export function toRelayConfig(options: ParsedOptions): RelayConfig {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
     throw new InvalidArgumentError('--tls-cert and --tls-key go together.');
+  }
+  if (options.requestTimeout < options.headersTimeout) {
+    throw new InvalidArgumentError('--request-timeout must be at least --headers-timeout.');
   }
   if (options.publicUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(options.publicUrl)) {
     throw new InvalidArgumentError('--public-url must be an http:// or https:// URL.');
@@ -221,6 +250,7 @@ export function toRelayConfig(options: ParsedOptions): RelayConfig {
       grantAmount: options.grant,
       powDifficulty: options.powDifficulty,
       minWorkerStake: options.minWorkerStake,
+      unbondingMs: options.unbonding,
       blockIntervalMs: options.blockInterval,
     },
     p2p: {
@@ -230,7 +260,13 @@ export function toRelayConfig(options: ParsedOptions): RelayConfig {
       maxIncomingPending: options.maxIncomingPending,
       inboundPerIpPerSecond: options.inboundPerIp,
     },
-    limits: { maxBodyBytes: options.maxBody, perIpPerMinute: options.rateIp, perAccountPerMinute: options.rateAccount },
+    limits: {
+      maxBodyBytes: options.maxBody,
+      perIpPerMinute: options.rateIp,
+      perAccountPerMinute: options.rateAccount,
+      headersTimeoutMs: options.headersTimeout,
+      requestTimeoutMs: options.requestTimeout,
+    },
     trust: { canaryRate: options.canaryRate, recheckRate: options.recheckRate },
     logLevel: options.logLevel,
     appBuild: options.appBuild,

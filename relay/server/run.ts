@@ -19,11 +19,12 @@ import { renderUnicodeCompact } from 'uqr';
 import { limitsFor, type ResourceAllocation } from '#core/resources/allocation.ts';
 import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
 import { createVerifierThread } from '#node/crypto/verifier-thread.ts';
-import { HttpError } from './http/errors.ts';
 import { blockMinedData, createEventHub } from './http/events.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createNetworkApi } from './http/network-api.ts';
-import { createRateLimiter, rateLimitByIp } from './http/rate-limit.ts';
+import { createOperatorAuth, loadOrCreateOperatorToken } from './http/operator-auth.ts';
+import { createRateLimiter, rateLimitByIp, takeOrThrow } from './http/rate-limit.ts';
+import { httpServerOptions } from './http/server-options.ts';
 import { createTaskApi } from './http/task-api.ts';
 import { createRelayNode, type RelayNode } from './p2p/relay-node.ts';
 import { createInferencePool } from '#node/pool/inference-pool.ts';
@@ -78,6 +79,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   });
 
   const key = await loadOrCreateRelayKey(config.dataDir);
+  const operatorToken = await loadOrCreateOperatorToken(config.dataDir);
   // Signature checks and SQLite commits each get a thread of their own, so the event loop only does HTTP and the ledger rules.
   const ledgerVerifier = createVerifierThread({
     onError: (error) => {
@@ -93,6 +95,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
       grantAmount: config.ledger.grantAmount,
       minPowDifficulty: config.ledger.powDifficulty,
       minWorkerStake: config.ledger.minWorkerStake,
+      ...(config.ledger.unbondingMs === undefined ? {} : { unbondingMs: config.ledger.unbondingMs }),
     },
     blockIntervalMs: config.ledger.blockIntervalMs,
   });
@@ -112,9 +115,15 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   await pool.start();
   // The HTTP(S) server exists before the app so that libp2p can share it:
   // one origin serves the app, the API and browsers' libp2p connections.
+  // Header and body deadlines against slowloris (see http/server-options.ts).
+  const serverOptions = httpServerOptions(config.limits);
   const server = config.tls
-    ? createHttpsServer({ cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) })
-    : createHttpServer();
+    ? createHttpsServer({
+        ...serverOptions,
+        cert: await readFile(config.tls.cert),
+        key: await readFile(config.tls.key),
+      })
+    : createHttpServer(serverOptions);
   const p2p = await createRelayNode({
     key,
     host: config.host,
@@ -151,14 +160,7 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     verifier: createNodeVerifier(),
     trust: { ...config.trust, auditors: deriveAuditSigners(key.seed), reputation },
     admit: (account) => {
-      const decision = accountLimiter.take(account);
-      if (!decision.ok) {
-        throw new HttpError(
-          429,
-          'rate-limited',
-          `too many tasks from this account; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`,
-        );
-      }
+      takeOrThrow(accountLimiter, account, 'too many tasks from this account');
     },
     events: {
       submitted: (task) => {
@@ -175,12 +177,15 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
   const orphans = await tasks.refundOrphans();
   if (orphans > 0) log.warn({ refunded: orphans }, 'refunded escrows of tasks lost in an earlier run');
 
+  // Every API route counts against the per-IP limit, /api/status and /api/models included.
+  const ipLimiter = createRateLimiter({ limit: config.limits.perIpPerMinute });
   const api = createApi({
     version: RELAY_VERSION,
     catalogue,
     startedAt: Date.now(),
     relay: { accountId: key.accountId, publicKey: key.signer.publicKey },
     maxBodyBytes: config.limits.maxBodyBytes,
+    limits: [rateLimitByIp(ipLimiter)],
   });
   ledger.addEventListener('block', (event) => {
     events.publish('block_mined', blockMinedData(event.detail));
@@ -201,8 +206,6 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
     eventSendsSkipped: () => events.skippedSends(),
   });
   registerTrustMetrics(metrics.registry, () => tasks.trustTally());
-  const ipLimiter = createRateLimiter({ limit: config.limits.perIpPerMinute });
-  api.use(rateLimitByIp(ipLimiter));
   api.use(createLedgerApi(ledger));
   api.use(createTaskApi(tasks));
   api.use(
@@ -219,6 +222,12 @@ export async function startRelay(config: RelayConfig): Promise<RunningRelay> {
         events.publish('resource_updated', { allocation, pool: pool.stats() });
       },
       isReady: () => ready,
+      operator: createOperatorAuth({
+        token: operatorToken.token,
+        relayPublicKey: key.signer.publicKey,
+        network: ledger.network,
+        verifier: createNodeVerifier(),
+      }),
     }),
   );
   server.on(

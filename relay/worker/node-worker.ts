@@ -37,7 +37,7 @@ import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import { DEFAULT_LEDGER_PARAMS } from '#core/ledger/genesis.ts';
 import type { Catalogue, ModelEntry } from '#core/models/catalogue.ts';
 import { limitsFor, type DeviceTotals, type ResourceLimits } from '#core/resources/allocation.ts';
-import { AIComputeClient } from '#client/sdk/index.ts';
+import { AIComputeClient, type AccountBalance } from '#client/sdk/index.ts';
 import { createNodeVerifier } from '#node/crypto/node-verifier.ts';
 import { createInferencePool, type InferencePool } from '#node/pool/inference-pool.ts';
 import { WorkerSessionStartedError, WorkerSessionStoppedError } from '#client/worker-session/errors.ts';
@@ -142,7 +142,15 @@ export interface NodeWorkerStatus {
   readonly models: readonly string[];
   readonly advert: AdvertOutcome | undefined;
   readonly ledger:
-    | { readonly balance: number; readonly stake: number; readonly reputation: number; readonly earned: number }
+    | {
+        readonly balance: number;
+        readonly stake: number;
+        readonly reputation: number;
+        readonly earned: number;
+        /** Unstaked tokens still unbonding: slashable, spendable from `unbondingUntil` (ms since the epoch). */
+        readonly unbonding: number;
+        readonly unbondingUntil: number | undefined;
+      }
     | undefined;
 }
 
@@ -452,16 +460,19 @@ class NodeWorkerImpl extends TypedEventEmitter<NodeWorkerEvents> implements Node
     this.#setLedger(await this.#client.balance(undefined, { signal: this.#stopping.signal }));
   }
 
-  #setLedger(balance: { balance: number; stake: number; reputation: number }): void {
+  #setLedger(balance: Pick<AccountBalance, 'balance' | 'stake' | 'reputation' | 'unbonding'>): void {
+    const unbonding = balance.unbonding ?? [];
     const next = {
       balance: balance.balance,
       stake: balance.stake,
       reputation: balance.reputation,
       earned: balance.balance - this.#startBalance,
+      unbonding: unbonding.reduce((sum, u) => sum + u.amount, 0),
+      unbondingUntil: unbonding.length === 0 ? undefined : Math.max(...unbonding.map((u) => u.releaseAt)),
     };
     const before = this.#ledger;
     this.#ledger = next;
-    if (before?.balance !== next.balance || before.stake !== next.stake) {
+    if (before?.balance !== next.balance || before.stake !== next.stake || before.unbonding !== next.unbonding) {
       this.safeDispatchEvent('status', { detail: this.status() });
     }
   }

@@ -85,6 +85,16 @@ export function describeResources(settings: WorkerSettings, limits: ResourceLimi
   return `${name}: ${limits.threads} thread${limits.threads === 1 ? '' : 's'} × ${tasks}`;
 }
 
+/** `, 300 unstaked on hold until 14:32` while unstaked tokens unbond (still slashable); empty otherwise. */
+function unbonding(ledger: NonNullable<NodeWorkerStatus['ledger']>): string {
+  if (ledger.unbonding === 0 || ledger.unbondingUntil === undefined) return '';
+  const until = new Date(ledger.unbondingUntil);
+  const time = until.toTimeString().slice(0, 5);
+  const today = until.toDateString() === new Date().toDateString();
+  const day = today ? '' : `${until.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' })} `;
+  return `, ${ledger.unbonding} unstaked on hold until ${day}${time}`;
+}
+
 /** The status line: connection, peers, tasks, earnings, resources. */
 export function statusLine(s: NodeWorkerStatus): string {
   const link =
@@ -95,7 +105,7 @@ export function statusLine(s: NodeWorkerStatus): string {
   const money =
     s.ledger === undefined
       ? 'earned –'
-      : `earned ${s.ledger.earned >= 0 ? '+' : ''}${s.ledger.earned} (balance ${s.ledger.balance}, stake ${s.ledger.stake})`;
+      : `earned ${s.ledger.earned >= 0 ? '+' : ''}${s.ledger.earned} (balance ${s.ledger.balance}, stake ${s.ledger.stake}${unbonding(s.ledger)})`;
   return `${link} │ ${tasks} │ ${money} │ ${describeResources(s.settings, s.limits)} │ ${s.models.length} models`;
 }
 

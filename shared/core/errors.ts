@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'receipt-mismatch'
   | 'price-above-escrow'
   | 'already-slashed'
+  | 'still-unbonding'
+  | 'unknown-unbond'
+  | 'too-many-unbonds'
   // blocks and chains
   | 'invalid-block'
   | 'invalid-chain'

@@ -22,6 +22,7 @@ export * from './messages/transactions.ts';
 export * from './messages/block-header.ts';
 export * from './messages/worker-advert.ts';
 export * from './messages/assignment.ts';
+export * from './messages/relay-control.ts';
 export * from './resources/allocation.ts';
 export * from './resources/errors.ts';
 export * from './task-state/task-state.ts';

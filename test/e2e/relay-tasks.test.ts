@@ -4,6 +4,8 @@
  * checks what a phone checks: the worker's receipt signature, the output hash,
  * and the Merkle inclusion proof of the settlement; balances and the fee add up.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { fromBase64Url, sha256Hex, toBase64Url } from '#core/encoding/bytes.ts';
@@ -218,6 +220,16 @@ describe('tasks on the relay pool', () => {
   it('changes the pool allocation live and reports the network', async () => {
     const before = (await api('/api/resources')).body as { allocation: { ram: number }; pool: { memoryBytes: number } };
     expect(before.allocation.ram).toBe(25);
+    // Changing the relay's pool is the operator's: the token the relay wrote to its data directory.
+    const token = (await readFile(join(relay.dataDir, 'operator.token'), 'latin1')).trim();
+    const operator = async (body: unknown) => {
+      const response = await fetch(relay.url + '/api/resources', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
     const next = {
       preset: 'custom',
       cpu: 50,
@@ -227,12 +239,12 @@ describe('tasks on the relay pool', () => {
       pauseWhenHidden: false,
       pauseOnBattery: false,
     };
-    const changed = await api('/api/resources', { body: next });
+    const changed = await operator(next);
     expect(changed.status).toBe(200);
     const pool = (changed.body as { pool: { memoryBytes: number; state: string } }).pool;
     expect(pool.memoryBytes).toBe(before.pool.memoryBytes * 2);
     expect(pool.state).toBe('running');
-    const refused = await api('/api/resources', { body: { ...next, cpu: 95 } });
+    const refused = await operator({ ...next, cpu: 95 });
     expect([refused.status, errorCode(refused)]).toEqual([400, 'invalid-allocation']);
     expect(((await api('/api/resources')).body as { allocation: { ram: number } }).allocation.ram).toBe(50);
 

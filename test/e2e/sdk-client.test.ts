@@ -196,8 +196,14 @@ describe('AIComputeClient', () => {
     expect(stored.type).toBe('tx/transfer');
 
     await bob.stake(100);
-    await bob.unstake(40);
-    expect(await bob.balance()).toMatchObject({ balance: bobBefore - 1234 - 60, stake: 60, seq: 4 });
+    const unstake = await bob.unstake(40);
+    // The 40 unbond (the relay's default period) before they are spendable again.
+    expect(await bob.balance()).toMatchObject({
+      balance: bobBefore - 1234 - 100,
+      stake: 60,
+      seq: 4,
+      unbonding: [{ unstake: unstake.id, amount: 40 }],
+    });
   });
 
   it('reads blocks and inclusion proofs signed by the pinned relay', async () => {

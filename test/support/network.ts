@@ -26,6 +26,7 @@ import {
   type AccountId,
   type LedgerState,
   type RefundPayload,
+  type TxId,
   createLedgerState,
   messageId,
   decodeEnvelope,
@@ -202,6 +203,18 @@ export function slash(
   return tx(signer, 'tx/slash', payload);
 }
 
+/** A release of what is left of unstake `unstake`, dated `ts`, signed by the relay unless `signer` is given. */
+export function release(
+  net: TestNetwork,
+  account: AccountId,
+  unstake: TxId,
+  amount: number,
+  ts: number,
+  signer: Signer = net.relay,
+): Promise<VerifiedTx> {
+  return tx(signer, 'tx/release', { v: 1, net: net.relay.accountId, account, unstake, amount, ts });
+}
+
 /** The same envelope with one bit of its signature flipped: decodes, but does not verify. */
 export function forgeSignature(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const decoded = decodeEnvelope(bytes);
@@ -221,6 +234,7 @@ export function snapshot(state: LedgerState): unknown {
       accounts: state.accounts.toJS(),
       escrows: state.escrows.toJS(),
       slashes: state.slashes.toArray().sort(),
+      unbonding: state.unbonding.toJS(),
     }),
   ) as unknown;
 }

@@ -21,7 +21,7 @@ import { languageIdPipeline } from '#core/pipelines/language-id/pipeline.ts';
 import type { LanguageCode } from '#core/pipelines/language-id/labels.ts';
 import { err, ok, type Result } from '#core/result.ts';
 import type { InferenceResult } from '#node/pool/inference-pool.ts';
-import type { SubmitError, Submitted } from '#server/ledger/ledger-service.ts';
+import type { SubmitError, Submitted, Unbonding } from '#server/ledger/ledger-service.ts';
 import type {
   DispatchOptions,
   DispatchResult,
@@ -102,6 +102,8 @@ export interface FakeLedger {
   readonly network: AccountId;
   readonly params: LedgerParams;
   account(account: AccountId): AccountRecord;
+  /** Nothing is ever unbonding here. */
+  unbonding(account: AccountId): readonly Unbonding[];
   submitSigned(type: TransactionType, payload: object): Promise<Result<Submitted, SubmitError>>;
   readonly state: LedgerState;
   /** Every accepted submission, in order. */
@@ -127,6 +129,7 @@ export function fakeLedger(network: Signer = signerFor('relay'), params: LedgerP
     network: network.accountId,
     params,
     account: (account) => accounts.get(account) ?? blank,
+    unbonding: () => [],
     submitSigned(type, payload) {
       const refusal = refusals.get(type);
       if (refusal !== undefined) return Promise.resolve(err(refusal));

@@ -88,6 +88,8 @@ export interface BrowserWorkerStatus {
     | undefined;
   readonly balance: number | undefined;
   readonly stake: number | undefined;
+  /** Unstaked tokens still unbonding (slashable, not yet spendable), with their release times. */
+  readonly unbonding: AccountBalance['unbonding'];
   /** Balance now minus the balance once staked: what the tasks paid. */
   readonly earned: number;
 }
@@ -174,6 +176,7 @@ export function createBrowserWorker(init: BrowserWorkerInit): BrowserWorker {
       advert,
       balance: ledger?.balance,
       stake: ledger?.stake,
+      unbonding: ledger?.unbonding,
       earned: ledger === undefined || startBalance === undefined ? 0 : ledger.balance - startBalance,
     };
   }

@@ -27,6 +27,7 @@ import {
 import { contributionContext, type ContributionService } from '../services/app-context.ts';
 import { deviceTotals } from '../services/device-totals.ts';
 import { errorText } from '../services/error-text.ts';
+import { unbondingText } from '../services/format-unbonding.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
 import type { ActiveWorker } from '../contribution/active-worker.ts';
 import type { BrowserWorkerStatus } from '../contribution/browser-worker.ts';
@@ -52,6 +53,15 @@ const SHARE_KEYS = ['cpu', 'ram', 'storage', 'gpu'] as const;
 
 const size = (bytes: number): string =>
   bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${Math.round(bytes / 2 ** 20)} MB`;
+
+/** Unstaked tokens still on hold, when there are any. */
+function unbondingRow(unbonding: BrowserWorkerStatus['unbonding']): TemplateResult | typeof nothing {
+  const text = unbondingText(unbonding);
+  return text === undefined
+    ? nothing
+    : html`<dt>On hold</dt>
+        <dd data-testid="contribute-unbonding">${text}</dd>`;
+}
 
 @customElement('page-contribute')
 export class PageContribute extends LitElement {
@@ -393,7 +403,8 @@ export class PageContribute extends LitElement {
                     : nothing
                 }
                 <dt>Earned</dt>
-                <dd data-testid="contribute-earned">${shown.earned} tokens</dd>`
+                <dd data-testid="contribute-earned">${shown.earned} tokens</dd>
+                ${unbondingRow(shown.unbonding)}`
             : nothing
         }
       </dl>

@@ -12,10 +12,17 @@ import '../components/acn-qr.ts';
 import { accountContext, statusContext, type AccountService, type AppStatus } from '../services/app-context.ts';
 import { errorText } from '../services/error-text.ts';
 import { formText } from '../services/form-field.ts';
+import { unbondingText } from '../services/format-unbonding.ts';
 import { sharedStyles } from '../styles/shared-styles.ts';
 import { formatCount } from '../services/format-count.ts';
 
 type Outcome = { readonly tone: 'ok' | 'error' | 'info'; readonly text: string; readonly code?: string } | undefined;
+
+/** Unstaked tokens still on hold, on a line of their own; nothing when there are none. */
+function unbondingLine(unbonding: Parameters<typeof unbondingText>[0]): TemplateResult | typeof nothing {
+  const text = unbondingText(unbonding);
+  return text === undefined ? nothing : html`<br /><span data-testid="wallet-unbonding">${text}</span>`;
+}
 
 @customElement('page-wallet')
 export class PageWallet extends LitElement {
@@ -117,7 +124,7 @@ export class PageWallet extends LitElement {
           ${this.account.render({
             complete: (record) =>
               record
-                ? `Staked ${record.stake} · reputation ${record.reputation}`
+                ? html`Staked ${record.stake} · reputation ${record.reputation} ${unbondingLine(record.unbonding)}`
                 : 'The relay cannot be reached: this is the last balance seen.',
             error: (error) => errorText(error).message,
           })}

@@ -3,7 +3,7 @@
  * bytes travel as base64url strings. Every failure is a typed error that the
  * app's error handler turns into `{ error: { code, message } }`.
  */
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import { toBase64Url } from '#core/encoding/bytes.ts';
 import type { AccountId } from '#core/identity/ids.ts';
 import type { Catalogue } from '#core/models/catalogue.ts';
@@ -16,11 +16,17 @@ export interface ApiInit {
   readonly relay: { readonly accountId: AccountId; readonly publicKey: Uint8Array };
   /** Largest JSON body in bytes. */
   readonly maxBodyBytes: number;
+  /**
+   * Handlers every API request passes after its body is read and before any
+   * route, these first ones included (the per-IP rate limit). Default none.
+   */
+  readonly limits?: readonly RequestHandler[];
 }
 
 export function createApi(init: ApiInit): Router {
   const api = express.Router();
   api.use(express.json({ limit: init.maxBodyBytes }));
+  for (const handler of init.limits ?? []) api.use(handler);
   const relayPublicKey = toBase64Url(init.relay.publicKey);
 
   api.get('/status', (_req, res) => {

@@ -6,10 +6,18 @@
  * with the same headers, client address and error answers.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type Express, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { errorHandler, HttpError, toHttpError } from './errors.ts';
+import { setRetryAfter } from './rate-limit.ts';
 import type { LaneContext, RequestLane } from './request-lane.ts';
 import { appFiles, modelFiles, onnxRuntimeFiles } from './static.ts';
 
@@ -78,6 +86,12 @@ export function createHttpApp(init: HttpAppInit): RequestListener {
   const logServerError = (error: unknown, url: string | undefined) => {
     init.log.error({ err: error, url }, 'request failed');
   };
+  // A rate-limit refusal thrown where no response was at hand (the task
+  // service's per-account check) still tells the client when to come back.
+  app.use(((error, _req, res, next) => {
+    if (!res.headersSent) setRetryAfter(error, res);
+    next(error);
+  }) satisfies ErrorRequestHandler);
   app.use(
     errorHandler((error, req) => {
       logServerError(error, req.originalUrl);
@@ -116,7 +130,10 @@ function laneContext(
       const { status, body } = toHttpError(error);
       if (status >= 500) logServerError(error, req.url);
       if (res.headersSent) res.destroy();
-      else sendJson(res, status, body);
+      else {
+        setRetryAfter(error, res);
+        sendJson(res, status, body);
+      }
     },
   };
 }

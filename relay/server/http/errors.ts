@@ -18,6 +18,10 @@ export type HttpErrorCode =
   | 'payload-too-large'
   | 'unsupported-media-type'
   | 'no-result'
+  // 401 from operator-only endpoints (operator-auth.ts); the ledger's own `unauthorized` (403) is a signed tx the rules refuse.
+  | 'unauthorized'
+  // 409: a signed operator control sent a second time.
+  | 'replayed'
   | 'internal';
 
 /** An error raised by the HTTP layer itself (not by the protocol): the one kind that names its status. */
@@ -66,6 +70,9 @@ export const STATUS_BY_CODE = {
   'receipt-mismatch': 400,
   'price-above-escrow': 400,
   'already-slashed': 409,
+  'still-unbonding': 409,
+  'unknown-unbond': 404,
+  'too-many-unbonds': 409,
   // Blocks and chains.
   'invalid-block': 400,
   'invalid-chain': 400,

@@ -58,6 +58,7 @@ export function createLedgerApi(ledger: LedgerService): Router {
       seq: record.seq,
       reputation: record.reputation,
       granted: record.granted,
+      unbonding: ledger.unbonding(account),
     });
   });
 

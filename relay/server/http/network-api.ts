@@ -1,6 +1,6 @@
 /**
  * Network endpoints: peers, the relay's own resource allocation (changed
- * live), bootstrap addresses, health and stats.
+ * live, by its operator only), bootstrap addresses, health and stats.
  */
 import express, { type Router } from 'express';
 import { decodeResourceAllocation, type ResourceAllocation } from '#core/resources/allocation.ts';
@@ -10,6 +10,7 @@ import type { InferencePool } from '#node/pool/inference-pool.ts';
 import type { TaskService } from '../task-service/task-service.ts';
 import { unwrap } from '#core/result.ts';
 import type { NetworkHealth, NetworkPeer, NetworkPeers, NetworkStats } from '#core/api/network.ts';
+import type { OperatorAuth } from './operator-auth.ts';
 
 export interface NetworkApiInit {
   readonly p2p: Pick<RelayNode, 'peers' | 'multiaddrs' | 'reservations' | 'peerId'>;
@@ -20,6 +21,8 @@ export interface NetworkApiInit {
   readonly allocation: () => ResourceAllocation;
   /** Applies a new allocation to the pool at once (no restart). */
   readonly setAllocation: (allocation: ResourceAllocation) => void;
+  /** Decides who may change the allocation: the operator only. */
+  readonly operator: OperatorAuth;
   readonly isReady: () => boolean;
 }
 
@@ -42,8 +45,12 @@ export function createNetworkApi(init: NetworkApiInit): Router {
     res.json({ allocation: init.allocation(), pool: init.pool.stats() });
   });
 
+  // Reading stays public; changing it is the operator's, checked before the allocation is even decoded.
   api.post('/resources', (req, res) => {
-    const allocation = unwrap(decodeResourceAllocation(req.body));
+    const change = init.operator.authorize(req, res, 'resources/set');
+    const allocation = unwrap(
+      decodeResourceAllocation(change.via === 'token' ? change.body : change.payload.allocation),
+    );
     init.setAllocation(allocation);
     res.json({ allocation: init.allocation(), pool: init.pool.stats() });
   });

@@ -19,15 +19,30 @@
  *   root of their bytes), appends it and emits a `block` event.
  * - Queries answer from committed data only: nothing is shown that a crash
  *   could take back.
+ * - Unbonding (where the genesis sets `unbondingMs`): an unstake's tokens
+ *   stay slashable until the relay releases them. After each block the
+ *   service notes that block's time for the unstakes in it (the same
+ *   `nextBlockTimes` that chain replay runs); on every block tick it signs a
+ *   `tx/release` for each unstake whose period has passed, dated now, and a
+ *   block is never dated before a release it holds. So a release lands in the
+ *   first block after its period (within `blockIntervalMs`), and replaying
+ *   the log checks it against the signed block times.
  */
 import { decodeEnvelope, encodeEnvelope, messageId, signingBytes } from '#core/envelope/envelope.ts';
+import { Map as ImmutableMap } from 'immutable';
 import type { AccountId, BlockHash, TaskId, TxId } from '#core/identity/ids.ts';
 import type { Signer } from '#core/identity/signer.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import { buildBlock } from '#core/ledger/block.ts';
-import type { ChainHead } from '#core/ledger/chain.ts';
+import { nextBlockTimes, type ChainHead } from '#core/ledger/chain.ts';
 import type { LedgerError } from '#core/ledger/errors.ts';
-import { DEFAULT_LEDGER_PARAMS, signGenesis, type LedgerParams } from '#core/ledger/genesis.ts';
+import {
+  DEFAULT_LEDGER_PARAMS,
+  DEFAULT_UNBONDING_MS,
+  signGenesis,
+  unbondingMsOf,
+  type LedgerParams,
+} from '#core/ledger/genesis.ts';
 import { merkleProofs, type InclusionProof } from '#core/ledger/merkle.ts';
 import {
   accountOf,
@@ -79,9 +94,11 @@ export interface LedgerServiceInit {
    */
   readonly verifier?: Ed25519Verifier;
   /**
-   * The rules written into a new genesis. Default {@link DEFAULT_LEDGER_PARAMS}.
+   * The rules written into a new genesis. Default {@link DEFAULT_LEDGER_PARAMS};
+   * without `unbondingMs`, a new genesis gets {@link DEFAULT_UNBONDING_MS}.
    * An existing ledger keeps its genesis rules; if `params` is given and
-   * differs from them, `start()` throws {@link GenesisMismatchError}.
+   * differs from them (`unbondingMs` compared only when given), `start()`
+   * throws {@link GenesisMismatchError}.
    */
   readonly params?: LedgerParams;
   /** How often a block is made when transactions wait. Default 2000 ms. */
@@ -118,6 +135,21 @@ export type RelayPayload<K extends TransactionType> = {
     ? Uint8Array
     : TransactionPayloads[K][P];
 };
+
+/** One unstake still unbonding, as the ledger service shows it. */
+export interface Unbonding {
+  /** The `tx/unstake` it came from. */
+  readonly unstake: TxId;
+  /** What is left of it: slashes take from it. */
+  readonly amount: number;
+  /**
+   * When it becomes releasable, in ms since the epoch: the time of the block
+   * holding the unstake plus the unbonding period; counted from now while no
+   * block holds it yet (blocks follow within `blockIntervalMs`). The release
+   * itself lands in the first block after this time.
+   */
+  readonly releaseAt: number;
+}
 
 /** A block the service has just appended. */
 export interface LedgerBlock {
@@ -176,6 +208,8 @@ export interface LedgerService {
   balance(account: AccountId): number;
   /** Committed balance, stake, seq, reputation and grant flag of `account`. */
   account(account: AccountId): AccountRecord;
+  /** The committed unstakes of `account` still unbonding, oldest first, each with its release time. */
+  unbonding(account: AccountId): readonly Unbonding[];
   /** The committed escrow of a task, if any. */
   escrow(task: TaskId): EscrowRecord | undefined;
   /** A committed transaction, with its block once it has one. */
@@ -257,6 +291,12 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
   /** Submissions verified off the event loop are applied one after another, in submission order. */
   let applying: Promise<void> = Promise.resolve();
   const recentBlocks = new Map<number, CachedBlock>();
+  /** When the block holding each unbonding unstake was made: what releases are checked against. */
+  let blockTimes = ImmutableMap<TxId, number>();
+  /** The latest date on a release accepted so far: no block is dated before it. */
+  let latestReleaseTs = 0;
+  /** Unstakes whose release is being submitted, so that one tick does not sign it twice. */
+  const releasing = new Set<TxId>();
 
   /** Runs store writes one at a time, in call order. */
   function serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -277,7 +317,8 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
     status = 'starting';
     try {
       if ((await store.genesis()) === undefined) {
-        const genesis = await signGenesis(producer, init.params ?? DEFAULT_LEDGER_PARAMS, now());
+        const params = { unbondingMs: DEFAULT_UNBONDING_MS, ...(init.params ?? DEFAULT_LEDGER_PARAMS) };
+        const genesis = await signGenesis(producer, params, now());
         await store.putGenesis(encodeEnvelope(genesis));
       }
       const replay = await replayStore(store, verifier);
@@ -294,13 +335,18 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
       head = ledger.head;
       chain = ledger.chain;
       txCount = ledger.txCount;
+      blockTimes = ledger.blockTimes;
       unblocked.push(...ledger.unblocked.map(({ seq, id, type, bytes, chain }) => ({ seq, id, type, bytes, chain })));
+      for (const stored of ledger.unblocked) noteRelease(readTransaction(stored.bytes, verifier));
     } catch (error) {
       if (stopping === undefined) status = 'new';
       throw error;
     }
     status = 'running';
-    blockTimer = setInterval(() => void produceBlocks(false), blockIntervalMs);
+    blockTimer = setInterval(() => {
+      void produceBlocks(false);
+      releaseDue();
+    }, blockIntervalMs);
     blockTimer.unref();
     if (unblocked.length >= maxBlockTxs) void produceBlocks(false);
   }
@@ -388,8 +434,9 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
     if (!read.ok) return Promise.resolve(err(read.error));
     const tx = read.value;
     const state = speculative as LedgerState;
-    const next = applyTransaction(state, tx);
+    const next = applyTransaction(state, tx, blockTimes);
     if (!next.ok) return Promise.resolve(err(next.error));
+    noteRelease(read);
     const touched = touchedAccounts(state, tx);
     speculative = next.value;
     const after = next.value;
@@ -468,7 +515,7 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
     let state = committed as LedgerState;
     const kept: Pending[] = [];
     for (const entry of pending) {
-      const next = applyTransaction(state, entry.tx);
+      const next = applyTransaction(state, entry.tx, blockTimes);
       if (!next.ok) {
         entry.resolve(err(next.error));
         continue;
@@ -506,7 +553,8 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
     if (first === undefined) return true;
     try {
       const height = previous.height + 1;
-      const ts = Math.max(now(), previous.ts);
+      // Never before the previous block (time only goes forward) nor before a release it may hold.
+      const ts = Math.max(now(), previous.ts, latestReleaseTs);
       const txs = records.map((r) => r.bytes);
       const block = await buildBlock(producer, { height, prev: previous.id, txs, ts });
       const decoded = decodeEnvelope(block.header);
@@ -515,6 +563,7 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
       await store.appendBlock({ height, id, header: block.header, firstSeq: first.seq, txCount: records.length });
       unblocked.splice(0, records.length);
       head = { id, height, ts, net: previous.net };
+      blockTimes = nextBlockTimes(blockTimes, committed as LedgerState, ts, records);
       recentBlocks.set(height, { header: block.header, txs });
       recentBlocks.delete(height - CACHED_BLOCKS);
       emit('block', { height, id, header: block.header, ts, txIds: records.map((r) => r.id) });
@@ -539,6 +588,48 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
     return { header: block.header, txs };
   }
 
+  /** Keeps the latest release date, so that the block holding a release is never dated before it. */
+  function noteRelease(read: Result<VerifiedTx, ReadTxError>): void {
+    if (read.ok && read.value.type === 'tx/release') {
+      latestReleaseTs = Math.max(latestReleaseTs, read.value.message.payload.ts);
+    }
+  }
+
+  /**
+   * Signs a release for every unstake whose unbonding period has passed.
+   * Amounts are read from the speculative state, so a slash accepted a moment
+   * ago is already taken off; one that races the release makes it fail with
+   * `invalid-amount` (or `unknown-unbond`), and the next tick tries again.
+   */
+  function releaseDue(): void {
+    if (status !== 'running' || blockTimes.size === 0) return;
+    const unbondingMs = unbondingMsOf(running().params);
+    const at = now();
+    const due = new Set<TxId>();
+    for (const [unstake, since] of blockTimes) {
+      if (since + unbondingMs <= at && !releasing.has(unstake)) due.add(unstake);
+    }
+    if (due.size === 0) return;
+    for (const [account, unbonds] of (speculative as LedgerState).unbonding) {
+      for (const { tx: unstake, amount } of unbonds) {
+        if (!due.has(unstake)) continue;
+        releasing.add(unstake);
+        const done = (): void => void releasing.delete(unstake);
+        submitSigned('tx/release', { account, unstake, amount, ts: at }).then(done, done);
+      }
+    }
+  }
+
+  function unbondingOf(account: AccountId): Unbonding[] {
+    const state = running();
+    const unbondingMs = unbondingMsOf(state.params);
+    return (state.unbonding.get(account) ?? []).map(({ tx, amount }) => ({
+      unstake: tx,
+      amount,
+      releaseAt: (blockTimes.get(tx) ?? now()) + unbondingMs,
+    }));
+  }
+
   function running(): LedgerState {
     if (committed === undefined) throw new LedgerNotRunningError('the ledger service is not started');
     return committed;
@@ -551,6 +642,7 @@ export function createLedgerService(init: LedgerServiceInit): LedgerService {
     submitSigned,
     balance: (account) => accountOf(running(), account).balance,
     account: (account) => accountOf(running(), account),
+    unbonding: unbondingOf,
     escrow: (task) => running().escrows.get(task),
     tx: (id) => store.tx(id),
     blocks: ({ fromHeight = 1, limit = 100 } = {}) => store.blocks({ fromHeight, limit }),
@@ -597,11 +689,13 @@ function changedRows(base: LedgerState, after: LedgerState, group: readonly Pend
   return rows;
 }
 
+/** Whether configured rules `a` agree with a genesis's `b`; an `unbondingMs` that `a` leaves out agrees with any. */
 function sameParams(a: LedgerParams, b: LedgerParams): boolean {
   return (
     a.feeBps === b.feeBps &&
     a.grantAmount === b.grantAmount &&
     a.minPowDifficulty === b.minPowDifficulty &&
-    a.minWorkerStake === b.minWorkerStake
+    a.minWorkerStake === b.minWorkerStake &&
+    (a.unbondingMs === undefined || a.unbondingMs === unbondingMsOf(b))
   );
 }

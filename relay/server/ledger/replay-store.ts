@@ -10,7 +10,8 @@
  * state in memory anyway).
  */
 import { decodeEnvelope, messageId } from '#core/envelope/envelope.ts';
-import type { AccountId, BlockHash, Hash } from '#core/identity/ids.ts';
+import type { Map as ImmutableMap } from 'immutable';
+import type { AccountId, BlockHash, Hash, TxId } from '#core/identity/ids.ts';
 import type { Ed25519Verifier } from '#core/identity/verifier.ts';
 import { type Block } from '#core/ledger/block.ts';
 import { readGenesis, replayChain, type ChainHead } from '#core/ledger/chain.ts';
@@ -36,7 +37,7 @@ export type LedgerProblemCode =
   | 'block-mismatch'
   /** A stored account row differs from the replayed account, or one of them is missing. */
   | 'account-mismatch'
-  /** Balances, stakes and open escrows do not add up to the supply minted by grants. */
+  /** Balances, stakes, unbonding stakes and open escrows do not add up to the supply minted by grants. */
   | 'value-not-conserved';
 
 export interface LedgerProblem {
@@ -61,6 +62,8 @@ export interface ReplayedLedger {
   readonly chain: Hash;
   /** Stored transactions that no block covers yet, in order. */
   readonly unblocked: readonly StoredTx[];
+  /** The block time of each unstake still unbonding that a block holds (see `BlockTimes` in the core). */
+  readonly blockTimes: ImmutableMap<TxId, number>;
 }
 
 export interface StoreReplay {
@@ -104,9 +107,10 @@ export async function replayStore(store: LedgerStore, verifier: Ed25519Verifier)
   const blocked = blocks.reduce((n, b) => n + b.txs.length, 0);
   const unblocked = txs.slice(blocked);
   let state = replayed.value.state;
+  const blockTimes = replayed.value.blockTimes;
   for (const stored of unblocked) {
     const read = readTransaction(stored.bytes, verifier);
-    const next = read.ok ? applyTransaction(state, read.value) : read;
+    const next = read.ok ? applyTransaction(state, read.value, blockTimes) : read;
     if (!next.ok) {
       problems.push({ code: 'invalid-tail', message: `tx ${stored.seq}: ${next.error.message}`, seq: stored.seq });
       return { problems, ledger: undefined, txCount: txs.length };
@@ -121,13 +125,21 @@ export async function replayStore(store: LedgerStore, verifier: Ed25519Verifier)
   if (totalValue(state) !== state.supply) {
     problems.push({
       code: 'value-not-conserved',
-      message: `balances, stakes and open escrows add up to ${totalValue(state)}, grants to ${state.supply}`,
+      message: `balances, stakes, unbonding stakes and open escrows add up to ${totalValue(state)}, grants to ${state.supply}`,
     });
   }
   return {
     problems,
     txCount: txs.length,
-    ledger: { genesis: genesis.value, state, head: replayed.value.head, txCount: txs.length, chain, unblocked },
+    ledger: {
+      genesis: genesis.value,
+      state,
+      head: replayed.value.head,
+      txCount: txs.length,
+      chain,
+      unblocked,
+      blockTimes,
+    },
   };
 }
 

@@ -26,6 +26,8 @@ export function touchedAccounts(state: LedgerState, tx: VerifiedTx): AccountId[]
       return payerOf(state, tx.message.payload.task);
     case 'tx/slash':
       return [tx.message.payload.worker, state.network];
+    case 'tx/release':
+      return [tx.message.payload.account];
   }
 }
 

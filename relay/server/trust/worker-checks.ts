@@ -79,7 +79,7 @@ export interface WorkerChecksInit {
   /** Share of a convicted worker's stake its slash takes. */
   readonly slashShare: number;
   readonly random: () => number;
-  readonly ledger: Pick<LedgerService, 'account' | 'submitSigned' | 'network'>;
+  readonly ledger: Pick<LedgerService, 'account' | 'unbonding' | 'submitSigned' | 'network'>;
   /** Verifies the receipts and requesters' stops the checks read. */
   readonly verifier: Ed25519Verifier;
   readonly reputation: ReputationBook;
@@ -145,7 +145,9 @@ export function createWorkerChecks(init: WorkerChecksInit): WorkerChecks {
   /** Slashes are made one at a time per worker, each taking a share of the stake left. */
   function slash(worker: AccountId, task: TaskId, evidence: Uint8Array): Promise<TxId | undefined> {
     const run = (slashing.get(worker) ?? Promise.resolve()).then(async () => {
-      const stake = ledger.account(worker).stake;
+      // Stake still unbonding answers for work too: a worker that unstaked right after lying is slashed all the same.
+      const unbonding = ledger.unbonding(worker).reduce((total, u) => total + u.amount, 0);
+      const stake = ledger.account(worker).stake + unbonding;
       if (stake <= 0) return undefined;
       const amount = Math.min(stake, Math.max(1, Math.floor(stake * init.slashShare)));
       const slashed = await ledger.submitSigned('tx/slash', { worker, task, amount, evidence });

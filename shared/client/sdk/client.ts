@@ -307,7 +307,11 @@ export class AIComputeClient {
     return this.#accountTx('tx/stake', (net, seq) => ({ v: 1, net, amount, seq }), options);
   }
 
-  /** Returns `amount` staked tokens to the balance. */
+  /**
+   * Unstakes `amount` tokens. Where the relay's ledger has an unbonding period
+   * they are first held back (`balance().unbonding`, still slashable), and the
+   * relay returns them to the balance once it has passed.
+   */
   unstake(amount: number, options: CallOptions = {}): Promise<SubmittedTx> {
     return this.#accountTx('tx/unstake', (net, seq) => ({ v: 1, net, amount, seq }), options);
   }

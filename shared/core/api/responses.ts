@@ -54,6 +54,17 @@ export type OnboardPuzzle = v.InferOutput<typeof puzzleSchema>;
 export const onboardedSchema = v.object({ account: accountId, balance: wholeNumber, tx: txId });
 export type Onboarded = v.InferOutput<typeof onboardedSchema>;
 
+/** Unstaked tokens on their way back: not spendable, still slashable, until released. */
+export const unbondingSchema = v.object({
+  /** The `tx/unstake` they came from. */
+  unstake: txId,
+  /** What is left of it (a slash takes from it). */
+  amount: wholeNumber,
+  /** From when the relay releases it to the balance, in ms since the epoch (it lands in the next block). */
+  releaseAt: wholeNumber,
+});
+export type UnbondingView = v.InferOutput<typeof unbondingSchema>;
+
 export const balanceSchema = v.object({
   account: accountId,
   balance: wholeNumber,
@@ -61,6 +72,8 @@ export const balanceSchema = v.object({
   seq: wholeNumber,
   reputation: v.number(),
   granted: v.boolean(),
+  /** Each unstake still unbonding, oldest first; absent from relays older than unbonding. */
+  unbonding: v.optional(v.pipe(v.array(unbondingSchema), v.maxLength(64))),
 });
 export type AccountBalance = v.InferOutput<typeof balanceSchema>;
 

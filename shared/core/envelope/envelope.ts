@@ -37,6 +37,8 @@ export const MESSAGE_TYPES = [
   'tx/stake',
   'tx/unstake',
   'tx/slash',
+  'tx/release',
+  'relay/control',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 

@@ -5,7 +5,7 @@ export class WrongNetworkError extends AcnError {
   override readonly name = 'WrongNetworkError';
   readonly code = 'wrong-network';
 }
-/** The signer may not make this transaction (only the relay grants, escrows, settles, refunds and slashes). */
+/** The signer may not make this transaction (only the relay grants, escrows, settles, refunds, slashes and releases). */
 export class UnauthorizedError extends AcnError {
   override readonly name = 'UnauthorizedError';
   readonly code = 'unauthorized';
@@ -62,6 +62,22 @@ export class AlreadySlashedError extends AcnError {
   readonly code = 'already-slashed';
 }
 
+/** A release before its unbonding period has passed, or before a block holds its unstake. */
+export class StillUnbondingError extends AcnError {
+  override readonly name = 'StillUnbondingError';
+  readonly code = 'still-unbonding';
+}
+/** A release of an unstake that is not unbonding: unknown, released already, or slashed to nothing. */
+export class UnknownUnbondError extends AcnError {
+  override readonly name = 'UnknownUnbondError';
+  readonly code = 'unknown-unbond';
+}
+/** An unstake while the account already has the most unstakes unbonding at once. */
+export class TooManyUnbondsError extends AcnError {
+  override readonly name = 'TooManyUnbondsError';
+  readonly code = 'too-many-unbonds';
+}
+
 export type LedgerError =
   | WrongNetworkError
   | UnauthorizedError
@@ -76,7 +92,10 @@ export type LedgerError =
   | EscrowClosedError
   | ReceiptMismatchError
   | PriceAboveEscrowError
-  | AlreadySlashedError;
+  | AlreadySlashedError
+  | StillUnbondingError
+  | UnknownUnbondError
+  | TooManyUnbondsError;
 
 export class InvalidBlockError extends AcnError {
   override readonly name = 'InvalidBlockError';

@@ -52,6 +52,7 @@ export type VerifiedTx = (
   | TxOf<'tx/stake'>
   | TxOf<'tx/unstake'>
   | (TxOf<'tx/slash'> & { readonly evidence: ReceiptMessage })
+  | TxOf<'tx/release'>
 ) & { readonly __verified: true };
 
 export type ReadTxError = ReadMessageError | InvalidMessageError;

@@ -1,7 +1,8 @@
 /**
  * Ledger transactions, one schema per kind. Who signs which:
  * - the account itself: transfer, stake, unstake (ordered by `seq`);
- * - the relay (the network's authority): grant, escrow, settle, refund, slash.
+ * - the relay (the network's authority): grant, escrow, settle, refund, slash,
+ *   release.
  *   Escrow, settle and slash embed the requester's signed task or the worker's
  *   signed receipt, so each is self-proving: the ledger checks those inner
  *   signatures too.
@@ -10,7 +11,20 @@ import * as v from 'valibot';
 import { MAX_ENVELOPE_BYTES, type MessageType } from '../envelope/envelope.ts';
 import type { Result } from '../result.ts';
 import type { InvalidMessageError } from './errors.ts';
-import { accountId, amount, bytes, decoderFor, positiveAmount, sequence, taskId, text, version } from './fields.ts';
+import type { TxId } from '../identity/ids.ts';
+import {
+  accountId,
+  amount,
+  bytes,
+  decoderFor,
+  hash,
+  positiveAmount,
+  sequence,
+  taskId,
+  text,
+  timestamp,
+  version,
+} from './fields.ts';
 
 export const grantSchema = v.strictObject({
   v: version,
@@ -66,6 +80,12 @@ export const stakeSchema = v.strictObject({
   seq: sequence,
 });
 
+/**
+ * Takes `amount` out of the stake. Where the genesis sets an unbonding period
+ * (`unbondingMs`), the amount is not spendable at once: it is unbonding, still
+ * slashable, until the relay releases it with a `tx/release` once the period
+ * has passed (see ../ledger/state.ts).
+ */
 export const unstakeSchema = stakeSchema;
 
 export const slashSchema = v.strictObject({
@@ -78,6 +98,24 @@ export const slashSchema = v.strictObject({
   evidence: bytes(MAX_ENVELOPE_BYTES, 1),
 });
 
+/**
+ * The end of one unstake's unbonding period: what is left of it (after any
+ * slash) goes to `account`'s spendable balance. `ts` is when the relay
+ * released it; the ledger accepts it only if `ts` is at least the unbonding
+ * period after the block that holds the unstake, and the chain only if the
+ * block holding the release is no earlier than `ts` (../ledger/chain.ts), so
+ * the time is checked against block times, not taken on trust.
+ */
+export const releaseSchema = v.strictObject({
+  v: version,
+  net: accountId,
+  account: accountId,
+  /** The id of the `tx/unstake` whose amount is released. */
+  unstake: hash as unknown as v.CustomSchema<TxId, undefined>,
+  amount: positiveAmount,
+  ts: timestamp,
+});
+
 export type GrantPayload = v.InferOutput<typeof grantSchema>;
 export type TransferPayload = v.InferOutput<typeof transferSchema>;
 export type EscrowPayload = v.InferOutput<typeof escrowSchema>;
@@ -86,6 +124,7 @@ export type RefundPayload = v.InferOutput<typeof refundSchema>;
 export type StakePayload = v.InferOutput<typeof stakeSchema>;
 export type UnstakePayload = v.InferOutput<typeof unstakeSchema>;
 export type SlashPayload = v.InferOutput<typeof slashSchema>;
+export type ReleasePayload = v.InferOutput<typeof releaseSchema>;
 
 /** Maps each transaction message type to its payload type. */
 export interface TransactionPayloads {
@@ -97,6 +136,7 @@ export interface TransactionPayloads {
   'tx/stake': StakePayload;
   'tx/unstake': UnstakePayload;
   'tx/slash': SlashPayload;
+  'tx/release': ReleasePayload;
 }
 export type TransactionType = keyof TransactionPayloads & MessageType;
 
@@ -109,6 +149,7 @@ export const TRANSACTION_TYPES = [
   'tx/stake',
   'tx/unstake',
   'tx/slash',
+  'tx/release',
 ] as const satisfies readonly TransactionType[];
 
 type Decoders = { [K in TransactionType]: (value: unknown) => Result<TransactionPayloads[K], InvalidMessageError> };
@@ -122,6 +163,7 @@ export const transactionDecoders: Decoders = {
   'tx/stake': decoderFor('stake', stakeSchema),
   'tx/unstake': decoderFor('unstake', unstakeSchema),
   'tx/slash': decoderFor('slash', slashSchema),
+  'tx/release': decoderFor('release', releaseSchema),
 };
 
 export function isTransactionType(type: string): type is TransactionType {

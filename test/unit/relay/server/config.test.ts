@@ -33,6 +33,20 @@ describe('relay configuration', () => {
     expect(() => parseRelayConfig(argv, {})).toThrow();
   });
 
+  it('bounds request headers and bodies in time, and admits the largest input by default', () => {
+    const { limits } = parseRelayConfig([], {});
+    expect(limits.headersTimeoutMs).toBe(10_000);
+    expect(limits.requestTimeoutMs).toBe(60_000);
+    // A 16 MiB input as base64url is about 21.3 MiB before its envelope and the JSON around it.
+    expect(limits.maxBodyBytes).toBeGreaterThan(Math.ceil((16 * 1024 * 1024 * 4) / 3));
+    const set = parseRelayConfig(['--headers-timeout', '2000'], { ACN_REQUEST_TIMEOUT_MS: '5000' }).limits;
+    expect([set.headersTimeoutMs, set.requestTimeoutMs]).toEqual([2000, 5000]);
+    expect(() => parseRelayConfig(['--headers-timeout', '5000', '--request-timeout', '4000'], {})).toThrow(
+      /request-timeout/,
+    );
+    expect(() => parseRelayConfig(['--headers-timeout', '0'], {})).toThrow(/headers timeout/);
+  });
+
   it('refuses bad environment values too', () => {
     expect(() => parseRelayConfig([], { ACN_GRANT: '0' })).toThrow(/grant/);
   });

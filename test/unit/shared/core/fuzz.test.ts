@@ -22,6 +22,7 @@ import {
   decodeStopPayload,
   decodeAssignmentPayload,
   decodeFallbackPayload,
+  decodeRelayControlPayload,
   decodeWorkerAdvertPayload,
   encodeBlock,
   encodeCanonical,
@@ -65,6 +66,7 @@ const PAYLOAD_DECODERS: Readonly<Record<MessageType, (value: unknown) => Result<
   advert: decodeWorkerAdvertPayload,
   block: decodeBlockHeaderPayload,
   genesis: decodeGenesisPayload,
+  'relay/control': decodeRelayControlPayload,
   ...transactionDecoders,
 };
 
@@ -208,6 +210,7 @@ beforeAll(async () => {
     'tx/stake': { v: 1, net: network, amount: 100, seq: 2 },
     'tx/unstake': { v: 1, net: network, amount: 100, seq: 3 },
     'tx/slash': { v: 1, net: network, worker: worker.accountId, task: t.id, amount: 5, evidence: r },
+    'tx/release': { v: 1, net: network, account: worker.accountId, unstake: t.id, amount: 100, ts: T0 },
   } as const;
   const signers = { 'tx/transfer': alice, 'tx/stake': worker, 'tx/unstake': worker } as const;
   const txs: Uint8Array[] = [];
@@ -247,6 +250,16 @@ beforeAll(async () => {
   const fallback = encodeEnvelope(
     await signEnvelope(alice, 'task/fallback', { v: 1, net: network, task: t.id, ts: T0 }),
   );
+  const control = encodeEnvelope(
+    await signEnvelope(relay, 'relay/control', {
+      v: 1,
+      net: network,
+      action: 'resources/set',
+      allocation: presetAllocation('generous'),
+      nonce: new Uint8Array(16).fill(7),
+      ts: T0,
+    }),
+  );
   const genesis = decodeEnvelope(net.genesis);
   if (!genesis.ok) throw genesis.error;
   const genesisId = messageId(genesis.value);
@@ -260,6 +273,7 @@ beforeAll(async () => {
     { name: 'receipt', type: 'receipt', bytes: r },
     { name: 'advert', type: 'advert', bytes: advert },
     { name: 'genesis', type: 'genesis', bytes: net.genesis },
+    { name: 'relay control', type: 'relay/control', bytes: control },
     { name: 'block header', type: 'block', bytes: block.header },
     { name: 'block', bytes: encodeBlock(block) },
   );

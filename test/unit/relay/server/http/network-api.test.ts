@@ -30,6 +30,12 @@ const init = {
   allocation: () => ({}) as ReturnType<NetworkApiInit['allocation']>,
   setAllocation: () => undefined,
   isReady: () => true,
+  // Only the GET endpoints are exercised here; the operator check has its own tests.
+  operator: {
+    authorize: () => {
+      throw new Error('not used');
+    },
+  },
 } satisfies NetworkApiInit;
 
 let server: ReturnType<express.Express['listen']>;

@@ -19,6 +19,7 @@ import { createMemoryLedgerStore } from '#server/ledger/memory-store.ts';
 import { createSqliteLedgerStore } from '#server/ledger/sqlite-store.ts';
 import { verifyLedger } from '#server/ledger/verify-ledger.ts';
 import {
+  DEFAULT_UNBONDING_MS,
   readBlockHeader,
   readGenesis,
   signTransaction,
@@ -120,12 +121,14 @@ describe('starting', () => {
     const ledger = await started();
     expect(ledger.height).toBe(0);
     expect(ledger.network).toBe(net.relay.accountId);
-    expect(ledger.params).toEqual(TEST_PARAMS);
+    // TEST_PARAMS name no unbonding period, so a new genesis gets the default one.
+    const params = { ...TEST_PARAMS, unbondingMs: DEFAULT_UNBONDING_MS };
+    expect(ledger.params).toEqual(params);
     expect(ledger.state.supply).toBe(0);
     await ledger.stop();
     const store = openStore();
     const genesis = readGenesis((await store.genesis()) as Uint8Array, verifier);
-    expect(genesis.ok && genesis.value.payload).toMatchObject({ net: net.relay.accountId, params: TEST_PARAMS });
+    expect(genesis.ok && genesis.value.payload).toMatchObject({ net: net.relay.accountId, params });
     await store.close();
   });
 

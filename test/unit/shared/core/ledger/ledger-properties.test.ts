@@ -360,6 +360,10 @@ class Model {
           },
         };
       }
+      case 'tx/release':
+        // These networks have no unbonding period (unstakes are instant), so nothing is ever unbonding.
+        fail('unauthorized', !byRelay);
+        return { codes: [...codes, 'unknown-unbond'] };
     }
   }
 
@@ -406,6 +410,8 @@ const REPLAY_CODE: Record<VerifiedTx['type'], LedgerError['code']> = {
   'tx/settle': 'escrow-closed',
   'tx/refund': 'escrow-closed',
   'tx/slash': 'already-slashed',
+  // Released stake is no longer unbonding (releases are tested in ./unbonding-properties.test.ts).
+  'tx/release': 'unknown-unbond',
 };
 
 async function runSequence(feeIndex: number, commands: readonly Command[]): Promise<Run> {

@@ -62,6 +62,9 @@ const ERROR_NAMES: Record<LedgerError['code'], LedgerError['name']> = {
   'receipt-mismatch': 'ReceiptMismatchError',
   'price-above-escrow': 'PriceAboveEscrowError',
   'already-slashed': 'AlreadySlashedError',
+  'still-unbonding': 'StillUnbondingError',
+  'unknown-unbond': 'UnknownUnbondError',
+  'too-many-unbonds': 'TooManyUnbondsError',
 };
 
 /** Applies a transaction that must be accepted, checking the old state is left untouched. */

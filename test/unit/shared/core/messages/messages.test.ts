@@ -215,6 +215,13 @@ const families: readonly Family[] = [
     fields: { v: version, net: account, worker: account, task: hash, amount: positive, evidence: envelopeBytes },
   },
   {
+    name: 'tx/release',
+    decode: transactionDecoders['tx/release'],
+    error: 'InvalidMessageError',
+    valid: { v: 1, net, account: bob, unstake: h('unstake'), amount: 1, ts: T0 },
+    fields: { v: version, net: account, account, unstake: hash, amount: positive, ts: nonNegative },
+  },
+  {
     name: 'block header',
     decode: decodeBlockHeaderPayload,
     error: 'InvalidMessageError',
