@@ -617,6 +617,11 @@ program
         ['account', balance.account],
         ['balance', String(balance.balance)],
         ['stake', String(balance.stake)],
+        // Unstaked tokens stay slashable, and unspendable, until their release.
+        ...(balance.unbonding ?? []).map((u): [string, string] => [
+          'unbonding',
+          `${u.amount} until ${new Date(u.releaseAt).toISOString()}`,
+        ]),
         ['sequence', String(balance.seq)],
         ['reputation', String(balance.reputation)],
         ['onboarded', balance.granted ? 'yes' : 'no (run `acn onboard`)'],

@@ -68,6 +68,13 @@ describe('unbonding on the relay', () => {
     expect(releaseAt).toBeGreaterThanOrEqual(unstakedAt + UNBONDING_MS);
     expect(releaseAt).toBeLessThan(unstakedAt + UNBONDING_MS + 5000);
 
+    // `acn balance` shows them on hold, with their release.
+    const shown = await run(process.execPath, ['relay/acn/cli.ts', '--relay', relay.url, 'balance', worker.accountId], {
+      encoding: 'utf8',
+    });
+    // (The release date is estimated until the unstake is in a block, so only its form is checked.)
+    expect(shown.stdout).toMatch(/\nunbonding\s+500 until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n/);
+
     // Tokens on hold cannot be spent.
     const spend = await submit('tx/transfer', { to: network, amount: 501, seq: 3 });
     expect(spend).toMatchObject({ status: 402, body: { error: { code: 'insufficient-funds' } } });

@@ -60,6 +60,8 @@ export async function startRelayProcess(
   const libp2pAddrs: string[] = [];
   const banner = await new Promise<{ url: string; joinUrl: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
+      // A relay that never finished starting must not outlive the test that gave up on it.
+      child.kill('SIGKILL');
       reject(new Error(`relay did not start within ${options.timeoutMs ?? 60_000} ms:\n${stderr}`));
     }, options.timeoutMs ?? 60_000);
     const lines = createInterface({ input: child.stdout });
