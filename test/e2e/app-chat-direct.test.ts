@@ -281,55 +281,66 @@ describe('the Chat screen on the direct path', () => {
 
   it('Stop mid-stream on the direct path pays only for the pieces that were made', async () => {
     expect(fullAnswer).toBeDefined();
-    await page.locator('[data-testid=chat-new]').click();
-    await page.locator('[data-testid=chat-empty]').waitFor();
-    const shownBefore = await shownBalance(page);
-    const workerBefore = await balanceOf(workerAccount);
-    const relayBefore = await balanceOf(relay.relayAccount as AccountId);
+    // A Stop races the worker: a whole answer takes about 300 ms here, and a Stop pressed when the first
+    // characters show can reach the worker after the end when the machine is loaded. Such an answer is
+    // simply paid in full; the test tries again (at most 3 times) until a Stop lands mid-stream.
+    let stoppedOnce = false;
+    for (let attempt = 0; attempt < 3 && !stoppedOnce; attempt++) {
+      await page.locator('[data-testid=chat-new]').click();
+      await page.locator('[data-testid=chat-empty]').waitFor();
+      const shownBefore = await shownBalance(page);
+      const workerBefore = await balanceOf(workerAccount);
+      const relayBefore = await balanceOf(relay.relayAccount as AccountId);
 
-    await page.locator('[data-testid=chat-input]').fill(PROMPT);
-    const maxPrice = Number(
-      await page.locator('[data-testid=chat-estimate]:not([data-value=""])').getAttribute('data-value'),
-    );
-    // Stop once the first few characters are on screen.
-    await watchStreaming(page, 3);
-    await send(page, PROMPT);
-    const answer = await lastAnswer(page);
-    const watched = await stopWatching(page);
-    expect(watched.stopped).toBe(true);
+      await page.locator('[data-testid=chat-input]').fill(PROMPT);
+      const maxPrice = Number(
+        await page.locator('[data-testid=chat-estimate]:not([data-value=""])').getAttribute('data-value'),
+      );
+      // Stop once the first few characters are on screen.
+      await watchStreaming(page, 3);
+      await send(page, PROMPT);
+      const answer = await lastAnswer(page);
+      const watched = await stopWatching(page);
+      expect(watched.stopped).toBe(true);
 
-    expect(answer.facts).toMatch(/On the network · via WebRTC/);
-    expect(answer.attrs.finish).toBe('stopped');
-    await page.locator('[data-testid=chat-answer]').last().locator('[data-testid=chat-ending]').waitFor();
-    expect(answer.facts).toMatch(/Stopped/);
-    const { task, output } = await settled(answer.attrs['task-id'] ?? '');
-    expect(task).toMatchObject({ state: 'settled', worker: workerAccount, maxPrice });
-    expect(output.finish).toBe('stopped');
-    expect(answer.text).toBe(output.text);
+      expect(answer.facts).toMatch(/On the network · via WebRTC/);
+      const { task, output } = await settled(answer.attrs['task-id'] ?? '');
+      expect(task).toMatchObject({ state: 'settled', worker: workerAccount, maxPrice });
+      expect(answer.text).toBe(output.text);
+      expect(answer.attrs.finish).toBe(output.finish);
+      stoppedOnce = output.finish === 'stopped';
+      if (stoppedOnce) {
+        await page.locator('[data-testid=chat-answer]').last().locator('[data-testid=chat-ending]').waitFor();
+        expect(answer.facts).toMatch(/Stopped/);
+        // Shorter, and the start of the full answer (greedy: the same question gets the same answer).
+        expect(output.pieces.length).toBeLessThan(fullAnswer?.pieces ?? 0);
+        expect(answer.text.length).toBeLessThan(fullAnswer?.text.length ?? 0);
+        expect(fullAnswer?.text.startsWith(answer.text)).toBe(true);
+      } else {
+        expect(answer.text).toBe(fullAnswer?.text);
+      }
 
-    // Shorter, and the start of the full answer (greedy: the same question gets the same answer).
-    expect(output.pieces.length).toBeLessThan(fullAnswer?.pieces ?? 0);
-    expect(answer.text.length).toBeLessThan(fullAnswer?.text.length ?? 0);
-    expect(fullAnswer?.text.startsWith(answer.text)).toBe(true);
-
-    // Only the pieces made are paid: 5 tokens per 1,000 read, 20 per 1,000 written, rounded up.
-    const cost = Number(answer.attrs.price);
-    const expected = Math.max(
-      1,
-      Math.ceil(
-        (output.promptPieces * spec.price.perThousandPrompt + output.pieces.length * spec.price.perThousandGenerated) /
-          1000,
-      ),
-    );
-    expect(spec.price).toEqual({ perThousandPrompt: 5, perThousandGenerated: 20 });
-    expect(cost).toBe(expected);
-    expect(cost).toBe(task.price);
-    expect(cost).toBeLessThan(maxPrice);
-    await expectVerified(page, cost);
-    await expect.poll(() => shownBalance(page), { timeout: 30_000 }).toBe(shownBefore - cost);
-    expect(await balanceOf(task.requester)).toBe(shownBefore - cost);
-    const fee = Math.floor((cost * FEE_BPS) / 10_000);
-    expect(await balanceOf(workerAccount)).toBe(workerBefore + cost - fee);
-    expect(await balanceOf(relay.relayAccount as AccountId)).toBe(relayBefore + fee);
+      // Only the pieces made are paid: 5 tokens per 1,000 read, 20 per 1,000 written, rounded up.
+      const cost = Number(answer.attrs.price);
+      const expected = Math.max(
+        1,
+        Math.ceil(
+          (output.promptPieces * spec.price.perThousandPrompt +
+            output.pieces.length * spec.price.perThousandGenerated) /
+            1000,
+        ),
+      );
+      expect(spec.price).toEqual({ perThousandPrompt: 5, perThousandGenerated: 20 });
+      expect(cost).toBe(expected);
+      expect(cost).toBe(task.price);
+      if (stoppedOnce) expect(cost).toBeLessThan(maxPrice);
+      await expectVerified(page, cost);
+      await expect.poll(() => shownBalance(page), { timeout: 30_000 }).toBe(shownBefore - cost);
+      expect(await balanceOf(task.requester)).toBe(shownBefore - cost);
+      const fee = Math.floor((cost * FEE_BPS) / 10_000);
+      expect(await balanceOf(workerAccount)).toBe(workerBefore + cost - fee);
+      expect(await balanceOf(relay.relayAccount as AccountId)).toBe(relayBefore + fee);
+    }
+    expect(stoppedOnce).toBe(true);
   }, 240_000);
 });
